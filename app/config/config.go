@@ -1,0 +1,216 @@
+// Package config loads Stride's configuration from the environment, once, and validates it.
+// The variable names are a contract shared with the README, app.json and tests.
+package config
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything Stride reads from its environment.
+type Config struct {
+	Port           int
+	AppURL         *url.URL // no trailing slash
+	DatabaseURL    string   // PostgreSQL DSN with TLS settled; "" means embedded SQLite
+	DataDir        string
+	ClientID       string
+	ClientSecret   string
+	PreviousSecret string // accepted on webhooks during a secret rotation
+	SecretKey      []byte // ≥ 32 bytes
+	SiteURL        string // contains {subdomain}
+	APIURL         string // no trailing slash
+	AppSlug        string
+	SweepInterval  time.Duration
+	LogLevel       slog.Level
+}
+
+// Need says which settings a command cannot run without.
+type Need int
+
+const (
+	NeedDatabase Need = iota // migrate: only the database
+	NeedAll                  // serve, worker: credentials and keys too
+)
+
+// Load reads and validates the configuration. The error lists one problem per line.
+func Load(getenv func(string) string, need Need) (*Config, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+
+	c := &Config{
+		DataDir:        get("DATA_DIR", "./data"),
+		ClientID:       get("THINKIFIC_CLIENT_ID", ""),
+		ClientSecret:   get("THINKIFIC_CLIENT_SECRET", ""),
+		PreviousSecret: get("THINKIFIC_CLIENT_SECRET_PREVIOUS", ""),
+		AppSlug:        get("THINKIFIC_APP_SLUG", ""),
+	}
+
+	port, err := strconv.Atoi(get("PORT", "8080"))
+	if err != nil || port < 1 || port > 65535 {
+		bad("PORT must be a number from 1 to 65535, got %q", getenv("PORT"))
+	}
+	c.Port = port
+
+	appURL := get("APP_URL", fmt.Sprintf("http://localhost:%d", port))
+	if u, err := parseBaseURL(appURL); err != nil {
+		bad("APP_URL %v", err)
+	} else {
+		c.AppURL = u
+	}
+
+	if v := get("DATABASE_URL", ""); v != "" {
+		dsn, err := postgresDSN(v)
+		if err != nil {
+			bad("DATABASE_URL %v", err)
+		}
+		c.DatabaseURL = dsn
+	}
+
+	c.SiteURL = strings.TrimSuffix(get("THINKIFIC_SITE_URL", "https://{subdomain}.thinkific.com"), "/")
+	if !strings.Contains(c.SiteURL, "{subdomain}") {
+		bad("THINKIFIC_SITE_URL must contain {subdomain}, got %q", c.SiteURL)
+	} else if _, err := parseBaseURL(strings.ReplaceAll(c.SiteURL, "{subdomain}", "site")); err != nil {
+		bad("THINKIFIC_SITE_URL %v", err)
+	}
+	c.APIURL = strings.TrimSuffix(get("THINKIFIC_API_URL", "https://api.thinkific.com"), "/")
+	if _, err := parseBaseURL(c.APIURL); err != nil {
+		bad("THINKIFIC_API_URL %v", err)
+	}
+
+	interval, err := time.ParseDuration(get("WEBHOOK_SWEEP_INTERVAL", "6h"))
+	if err != nil || interval < time.Minute {
+		bad("WEBHOOK_SWEEP_INTERVAL must be a duration of at least 1m (like 6h), got %q", getenv("WEBHOOK_SWEEP_INTERVAL"))
+	}
+	c.SweepInterval = interval
+
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		bad("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL"))
+	}
+
+	if need == NeedAll {
+		if c.ClientID == "" {
+			bad("THINKIFIC_CLIENT_ID is required (the app's client id from the Thinkific Partner Portal)")
+		}
+		if c.ClientSecret == "" {
+			bad("THINKIFIC_CLIENT_SECRET is required (the app's client secret from the Thinkific Partner Portal)")
+		}
+		key, err := decodeKey(getenv("SECRET_KEY"))
+		if err != nil {
+			bad("SECRET_KEY %v", err)
+		}
+		c.SecretKey = key
+	}
+
+	if len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "\n"))
+	}
+	return c, nil
+}
+
+// RedirectURI is the OAuth redirect URI registered in the Partner Portal.
+func (c *Config) RedirectURI() string { return c.AppURL.String() + "/oauth/callback" }
+
+// WebhookURL is the target of every webhook Stride registers.
+func (c *Config) WebhookURL() string { return c.AppURL.String() + "/webhooks/thinkific" }
+
+// SiteBaseURL is the base URL of one Thinkific site.
+func (c *Config) SiteBaseURL(subdomain string) string {
+	return strings.ReplaceAll(c.SiteURL, "{subdomain}", subdomain)
+}
+
+// Secrets are the client secrets that may sign webhooks and launches, current first.
+func (c *Config) Secrets() []string {
+	if c.PreviousSecret == "" {
+		return []string{c.ClientSecret}
+	}
+	return []string{c.ClientSecret, c.PreviousSecret}
+}
+
+// parseBaseURL accepts an absolute http(s) URL without query or fragment; plain http only
+// for loopback hosts, since tokens and sessions travel over it.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSuffix(raw, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("must be an absolute http(s) URL, got %q", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("must not carry a query, fragment or credentials, got %q", raw)
+	}
+	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("must use https unless its host is a loopback address, got %q", raw)
+	}
+	return u, nil
+}
+
+// IsLoopback reports whether host names this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// postgresDSN checks a Heroku-style URL and settles TLS: required for any host that is not
+// this machine; an explicit weaker sslmode for a remote host is refused.
+func postgresDSN(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("must be a postgres:// URL (as Heroku sets it)")
+	}
+	q := u.Query()
+	host := u.Hostname()
+	if host == "" {
+		host = q.Get("host")
+	}
+	local := host == "" || strings.HasPrefix(host, "/") || IsLoopback(host)
+	switch mode := q.Get("sslmode"); {
+	case local:
+	case mode == "":
+		q.Set("sslmode", "require")
+	case mode == "disable" || mode == "allow" || mode == "prefer":
+		return "", fmt.Errorf("has sslmode=%s for the remote host %q: TLS is required (use require, verify-ca or verify-full)", mode, host)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// decodeKey reads a secret key given as hex or base64 (standard or URL alphabet).
+func decodeKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errors.New("is required: at least 32 random bytes, hex or base64 (e.g. `openssl rand -hex 32`)")
+	}
+	var key []byte
+	if b, err := hex.DecodeString(s); err == nil {
+		key = b
+	} else {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(s); err == nil {
+				key = b
+				break
+			}
+		}
+	}
+	if key == nil {
+		return nil, errors.New("must be hex or base64 encoded (e.g. `openssl rand -hex 32`)")
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("must decode to at least 32 bytes, got %d (e.g. `openssl rand -hex 32`)", len(key))
+	}
+	return key, nil
+}

@@ -1,0 +1,117 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+const goodKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey,
+	}), NeedAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.AppURL.String() != "http://localhost:8080" || c.DatabaseURL != "" || c.DataDir != "./data" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.RedirectURI() != "http://localhost:8080/oauth/callback" || c.WebhookURL() != "http://localhost:8080/webhooks/thinkific" {
+		t.Errorf("derived URLs: %s %s", c.RedirectURI(), c.WebhookURL())
+	}
+	if got := c.SiteBaseURL("acme"); got != "https://acme.thinkific.com" {
+		t.Errorf("site URL %s", got)
+	}
+	if len(c.Secrets()) != 1 {
+		t.Errorf("secrets %v", c.Secrets())
+	}
+}
+
+func TestLoadProblems(t *testing.T) {
+	base := map[string]string{"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey}
+	cases := []struct {
+		name string
+		set  map[string]string
+		want string // a fragment of the one problem line
+	}{
+		{"bad port", map[string]string{"PORT": "http"}, "PORT must be a number"},
+		{"port out of range", map[string]string{"PORT": "70000"}, "PORT must be a number"},
+		{"http app url on public host", map[string]string{"APP_URL": "http://stride.example.com"}, "APP_URL must use https"},
+		{"relative app url", map[string]string{"APP_URL": "stride.example.com"}, "APP_URL must be an absolute"},
+		{"app url with query", map[string]string{"APP_URL": "https://x.example.com/?a=b"}, "APP_URL must not carry"},
+		{"short key", map[string]string{"SECRET_KEY": "abcd"}, "SECRET_KEY must decode to at least 32 bytes"},
+		{"missing key", map[string]string{"SECRET_KEY": ""}, "SECRET_KEY is required"},
+		{"garbage key", map[string]string{"SECRET_KEY": "not a key!!"}, "SECRET_KEY must be hex or base64"},
+		{"missing client id", map[string]string{"THINKIFIC_CLIENT_ID": ""}, "THINKIFIC_CLIENT_ID is required"},
+		{"missing client secret", map[string]string{"THINKIFIC_CLIENT_SECRET": ""}, "THINKIFIC_CLIENT_SECRET is required"},
+		{"not postgres", map[string]string{"DATABASE_URL": "mysql://db"}, "DATABASE_URL must be a postgres://"},
+		{"remote db without tls", map[string]string{"DATABASE_URL": "postgres://u:p@db.example.com/x?sslmode=disable"}, "TLS is required"},
+		{"site url without placeholder", map[string]string{"THINKIFIC_SITE_URL": "https://thinkific.com"}, "THINKIFIC_SITE_URL must contain {subdomain}"},
+		{"api url over http", map[string]string{"THINKIFIC_API_URL": "http://api.thinkific.com"}, "THINKIFIC_API_URL must use https"},
+		{"sweep interval", map[string]string{"WEBHOOK_SWEEP_INTERVAL": "5s"}, "WEBHOOK_SWEEP_INTERVAL must be"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range base {
+				m[k] = v
+			}
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			_, err := Load(env(m), NeedAll)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("got %q, want one line with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadEveryProblemOnItsOwnLine(t *testing.T) {
+	_, err := Load(env(map[string]string{"PORT": "x", "APP_URL": "ftp://x"}), NeedAll)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if n := len(strings.Split(err.Error(), "\n")); n != 5 { // port, app url, id, secret, key
+		t.Errorf("got %d lines:\n%s", n, err)
+	}
+}
+
+func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
+	if _, err := Load(env(map[string]string{}), NeedDatabase); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDatabaseTLS(t *testing.T) {
+	cases := map[string]string{
+		"postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d": "sslmode=require",
+		"postgres://u:p@db.example.com/d?sslmode=verify-full":      "sslmode=verify-full",
+		"postgres://u:p@localhost:5432/d":                          "postgres://u:p@localhost:5432/d",
+		"postgresql://u@127.0.0.1/d?sslmode=disable":               "sslmode=disable",
+	}
+	for in, want := range cases {
+		got, err := postgresDSN(in)
+		if err != nil || !strings.Contains(got, want) {
+			t.Errorf("%s: got %q, %v; want it to contain %q", in, got, err, want)
+		}
+	}
+}
+
+func TestKeyEncodings(t *testing.T) {
+	for _, k := range []string{goodKey, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"} {
+		b, err := decodeKey(k)
+		if err != nil || len(b) != 32 || b[31] != 0x1f {
+			t.Errorf("%s: %v %x", k, err, b)
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package secret
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestSealOpen(t *testing.T) {
+	oldKey, newKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	old, _ := NewKeyring(oldKey)
+	id, sealed := old.Seal([]byte("access-token"), []byte("site:1:access"))
+	if bytes.Contains(sealed, []byte("access-token")) {
+		t.Fatal("plaintext visible in sealed value")
+	}
+	if _, again := old.Seal([]byte("access-token"), []byte("site:1:access")); bytes.Equal(again, sealed) {
+		t.Fatal("two seals of one value are equal: nonce reused")
+	}
+
+	rotated, _ := NewKeyring(newKey, oldKey)
+	if rotated.KeyID() == id {
+		t.Fatal("new key has the old key's id")
+	}
+	cases := []struct {
+		name    string
+		ring    *Keyring
+		id      string
+		aad     string
+		wantErr bool
+	}{
+		{"same ring", old, id, "site:1:access", false},
+		{"rotated ring still opens old", rotated, id, "site:1:access", false},
+		{"other row", old, id, "site:2:access", true},
+		{"unknown key id", old, "deadbeef", "site:1:access", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.ring.Open(tc.id, sealed, []byte(tc.aad))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && string(got) != "access-token" {
+				t.Fatalf("got %q", got)
+			}
+		})
+	}
+	newOnly, _ := NewKeyring(newKey)
+	if _, err := newOnly.Open(id, sealed, []byte("site:1:access")); err == nil {
+		t.Fatal("opened with a key it does not hold")
+	}
+}
+
+func TestDeriveSeparatesPurposes(t *testing.T) {
+	m := bytes.Repeat([]byte{7}, 32)
+	if bytes.Equal(Derive(m, "a", 32), Derive(m, "b", 32)) {
+		t.Fatal("purposes share a key")
+	}
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/strideapp/stride/app/stride"
+)
+
+type siteRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	Subdomain     *string
+	GID           string `gorm:"column:gid"`
+	Scopes        string
+	InstalledAt   time.Time
+	UninstalledAt *time.Time
+	WebhooksDueAt time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (siteRow) TableName() string { return "sites" }
+
+func (r *siteRow) site() *stride.Site {
+	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt}
+	if r.Subdomain != nil {
+		s.Subdomain = *r.Subdomain
+	}
+	return s
+}
+
+// Install is what a completed OAuth install tells us about a site.
+type Install struct {
+	Subdomain string
+	GID       string
+	Scopes    string
+	Tokens    stride.Tokens
+}
+
+// SaveInstall records an install: a site seen before (by gid) is updated, never duplicated.
+// It reports whether the site was already known.
+func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, known bool, err error) {
+	now := db.now()
+	err = db.tx(ctx, func(tx *gorm.DB) error {
+		var row siteRow
+		err := tx.Where("gid = ?", in.GID).Take(&row).Error
+		known = err == nil
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		// Subdomains are unique at Thinkific, so a different site holding this name is a
+		// former tenant whose name was taken over: it must not keep it, nor be reachable by it.
+		var prior siteRow
+		if err := tx.Where("subdomain = ? AND gid <> ?", in.Subdomain, in.GID).Take(&prior).Error; err == nil {
+			if err := tx.Model(&prior).Updates(map[string]any{"subdomain": nil, "uninstalled_at": now, "updated_at": now}).Error; err != nil {
+				return err
+			}
+			if err := tx.Where("site_id = ?", prior.ID).Delete(&tokenRow{}).Error; err != nil {
+				return err
+			}
+			if err := audit(tx, prior.ID, "subdomain_released", "the subdomain "+in.Subdomain+" now belongs to another site", now); err != nil {
+				return err
+			}
+		}
+		action := "installed"
+		switch {
+		case !known:
+			row = siteRow{GID: in.GID, InstalledAt: now, CreatedAt: now}
+		case row.UninstalledAt != nil:
+			action, row.InstalledAt = "reinstalled", now
+		default:
+			action = "install_renewed"
+		}
+		row.Subdomain, row.Scopes, row.UninstalledAt = &in.Subdomain, in.Scopes, nil
+		row.WebhooksDueAt, row.UpdatedAt = now, now
+		if err := tx.Save(&row).Error; err != nil {
+			return err
+		}
+		if err := db.putTokens(tx, row.ID, in.Tokens); err != nil {
+			return err
+		}
+		site = row.site()
+		return audit(tx, row.ID, action, "subdomain "+in.Subdomain, now)
+	})
+	return site, known, dbError(err, "site")
+}
+
+// SiteBySubdomain finds an installed or uninstalled site by its current subdomain.
+func (db *DB) SiteBySubdomain(ctx context.Context, subdomain string) (*stride.Site, error) {
+	var row siteRow
+	if err := db.gorm.WithContext(ctx).Where("subdomain = ?", subdomain).Take(&row).Error; err != nil {
+		return nil, dbError(err, "site")
+	}
+	return row.site(), nil
+}
+
+// Site finds a site by id.
+func (db *DB) Site(ctx context.Context, id int64) (*stride.Site, error) {
+	var row siteRow
+	if err := db.gorm.WithContext(ctx).Take(&row, id).Error; err != nil {
+		return nil, dbError(err, "site")
+	}
+	return row.site(), nil
+}
+
+// ClaimWebhookSweep returns installed sites whose webhooks are due for a check and pushes
+// their next check to next. The claim is one conditional update per site, so processes
+// sweeping at once never check a site twice.
+func (db *DB) ClaimWebhookSweep(ctx context.Context, next time.Time, limit int) ([]*stride.Site, error) {
+	now := db.now()
+	var due []siteRow
+	err := db.gorm.WithContext(ctx).Where("uninstalled_at IS NULL AND webhooks_due_at <= ?", now).
+		Order("webhooks_due_at").Limit(limit).Find(&due).Error
+	if err != nil {
+		return nil, dbError(err, "sites")
+	}
+	var claimed []*stride.Site
+	for _, row := range due {
+		res := db.gorm.WithContext(ctx).Model(&siteRow{}).
+			Where("id = ? AND webhooks_due_at = ?", row.ID, row.WebhooksDueAt).
+			Update("webhooks_due_at", next.UTC())
+		if res.Error != nil {
+			return claimed, dbError(res.Error, "site")
+		}
+		if res.RowsAffected == 1 {
+			claimed = append(claimed, row.site())
+		}
+	}
+	return claimed, nil
+}
+
+// Audit records something that happened to a site's installation.
+func (db *DB) Audit(ctx context.Context, siteID int64, action, detail string) error {
+	return dbError(audit(db.gorm.WithContext(ctx), siteID, action, detail, db.now()), "site")
+}
+
+type auditRow struct {
+	ID        int64 `gorm:"primaryKey"`
+	SiteID    int64
+	Action    string
+	Detail    string
+	CreatedAt time.Time
+}
+
+func (auditRow) TableName() string { return "audit_events" }
+
+func audit(tx *gorm.DB, siteID int64, action, detail string, now time.Time) error {
+	return tx.Create(&auditRow{SiteID: siteID, Action: action, Detail: detail, CreatedAt: now}).Error
+}
+
+// AuditEvent is one line of a site's audit trail.
+type AuditEvent struct {
+	Action, Detail string
+	At             time.Time
+}
+
+// AuditTrail lists a site's audit events, oldest first.
+func (db *DB) AuditTrail(ctx context.Context, siteID int64) ([]AuditEvent, error) {
+	var rows []auditRow
+	if err := db.gorm.WithContext(ctx).Where("site_id = ?", siteID).Order("id").Find(&rows).Error; err != nil {
+		return nil, dbError(err, "audit events")
+	}
+	out := make([]AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = AuditEvent{Action: r.Action, Detail: r.Detail, At: r.CreatedAt}
+	}
+	return out, nil
+}
+
