@@ -1,16 +1,20 @@
+// Command stride is the Stride Thinkific app: one binary for the web, the worker and
+// migrations. See run.go for the commands.
 package main
 
 import (
-	_ "github.com/glebarez/sqlite"
-	_ "github.com/gorilla/securecookie"
-	_ "github.com/hashicorp/go-retryablehttp"
-	_ "github.com/labstack/echo/v4"
-	_ "github.com/pressly/goose/v3"
-	_ "golang.org/x/crypto/hkdf"
-	_ "golang.org/x/oauth2"
-	_ "golang.org/x/sync/singleflight"
-	_ "gorm.io/driver/postgres"
-	_ "gorm.io/gorm"
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "stride:", err)
+		os.Exit(1)
+	}
+}

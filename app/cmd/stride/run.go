@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/server"
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/app/thinkific"
+)
+
+// commands are stride's subcommands. Procfile and app.json name them; a test checks.
+var commands = map[string]struct {
+	help string
+	run  func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+}{
+	"serve":   {"web server and in-process worker", serve},
+	"worker":  {"background work only (webhook sweep), for a worker dyno", worker},
+	"migrate": {"apply database migrations (Heroku release phase)", migrate},
+}
+
+const usage = `usage: stride <command>
+
+commands:
+  serve     web server and in-process worker
+  worker    background work only (webhook sweep), for a worker dyno
+  migrate   apply database migrations (Heroku release phase)
+
+Configuration comes from the environment; see README.md.`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+	return cmd.run(ctx, getenv, stdout)
+}
+
+// app is Stride wired together, for serve and worker.
+type app struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	db      *store.DB
+	install *install.Service
+}
+
+func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app, error) {
+	cfg, err := config.Load(getenv, config.NeedAll)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	keys, err := secret.NewKeyring(cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	clock := stride.SystemClock{}
+	db, err := openDB(ctx, cfg, keys, log)
+	if err != nil {
+		return nil, err
+	}
+	api := thinkific.New(thinkific.Config{
+		SiteURL: cfg.SiteURL, APIURL: cfg.APIURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/1 (Thinkific app; +" + cfg.AppURL.String() + ")",
+		Logger: log, Clock: clock,
+	})
+	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), SweepInterval: cfg.SweepInterval}, clock, log)
+	return &app{cfg: cfg, log: log, db: db, install: inst}, nil
+}
+
+// openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
+// (by `stride migrate`, the release phase).
+func openDB(ctx context.Context, cfg *config.Config, keys *secret.Keyring, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Keys: keys, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if db.Postgres() {
+		err = db.CheckMigrated(ctx)
+	} else {
+		_, err = db.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// background starts the work that runs beside the web server; wait blocks until it stopped.
+func (a *app) background(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.install.RunSweeper(ctx, time.Minute) })
+	return wg.Wait
+}
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	a, err := start(ctx, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	srv, err := server.New(a.cfg, a.db, a.install, stride.SystemClock{}, a.log)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
+	if err != nil {
+		return err
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	waitWork := a.background(workCtx)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	a.log.Info("stride serving", "addr", l.Addr().String(), "app_url", a.cfg.AppURL.String(), "database", dbKind(a.db))
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+	}
+	// Heroku gives 30 s after SIGTERM: stop taking requests, drain the workers, then the
+	// deferred Close shuts the database.
+	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	a.log.Info("stride stopping")
+	shutErr := srv.Shutdown(shutCtx)
+	stopWork()
+	waitWork()
+	return errors.Join(err, shutErr)
+}
+
+func worker(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	a, err := start(ctx, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	a.log.Info("stride worker running", "database", dbKind(a.db))
+	wait := a.background(ctx)
+	<-ctx.Done()
+	wait()
+	return nil
+}
+
+func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv, config.NeedDatabase)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "stride: %d migration(s) applied to %s\n", n, dbKind(db))
+	return nil
+}
+
+func dbKind(db *store.DB) string {
+	if db.Postgres() {
+		return "postgresql"
+	}
+	return "sqlite"
+}

@@ -1,0 +1,125 @@
+// Package install is the life of an installation: the OAuth install flow, the site's
+// tokens, and the webhooks Stride keeps registered on the site.
+package install
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/app/thinkific"
+)
+
+// Config is what the install flow needs to know.
+type Config struct {
+	WebhookURL    string        // target of every webhook Stride registers
+	StateTTL      time.Duration // how long an install may take from /install to the callback
+	SweepInterval time.Duration // how often each site's webhooks are reconciled
+}
+
+// Service runs installs and keeps sites' webhooks registered.
+type Service struct {
+	db     *store.DB
+	api    *thinkific.Client
+	cfg    Config
+	clock  stride.Clock
+	log    *slog.Logger
+	tokens *tokenKeeper
+}
+
+// New returns a Service.
+func New(db *store.DB, api *thinkific.Client, cfg Config, clock stride.Clock, log *slog.Logger) *Service {
+	if cfg.StateTTL == 0 {
+		cfg.StateTTL = 10 * time.Minute
+	}
+	if cfg.SweepInterval == 0 {
+		cfg.SweepInterval = 6 * time.Hour
+	}
+	return &Service{db: db, api: api, cfg: cfg, clock: clock, log: log,
+		tokens: &tokenKeeper{db: db, api: api, clock: clock, log: log}}
+}
+
+// Tokens is the TokenSource for a site's API calls.
+func (s *Service) Tokens(site *stride.Site) thinkific.TokenSource { return s.tokens.source(site) }
+
+// NewNonce returns a random value to bind an install to the browser (kept in its cookie).
+func NewNonce() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// Begin starts an install of subdomain from the browser holding browserNonce, and returns
+// the site's authorize URL.
+func (s *Service) Begin(ctx context.Context, subdomain, browserNonce string) (string, error) {
+	if !stride.ValidSubdomain(subdomain) {
+		return "", stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
+	}
+	state, verifier := NewNonce(), oauth2.GenerateVerifier()
+	err := s.db.CreatePendingInstall(ctx, store.PendingInstall{
+		StateHash: hash(state), Subdomain: subdomain, BrowserHash: hash(browserNonce),
+		Verifier: verifier, ExpiresAt: s.clock.Now().Add(s.cfg.StateTTL),
+	})
+	if err != nil {
+		return "", err
+	}
+	return s.api.AuthorizeURL(subdomain, state, verifier), nil
+}
+
+// Callback is what Thinkific sends back to the redirect URI.
+type Callback struct {
+	Code, State, Subdomain string
+}
+
+// Complete finishes an install: every check of the state comes before the token request.
+func (s *Service) Complete(ctx context.Context, cb Callback, browserNonce string) (*stride.Site, error) {
+	if cb.State == "" || cb.Code == "" {
+		return nil, stride.Errorf(stride.EINVALID, "This install link is incomplete. Please start the install again.")
+	}
+	if !stride.ValidSubdomain(cb.Subdomain) {
+		return nil, stride.Errorf(stride.EINVALID, "That is not a Thinkific site name.")
+	}
+	p, err := s.db.ConsumePendingInstall(ctx, hash(cb.State))
+	if err != nil {
+		return nil, err
+	}
+	if browserNonce == "" || subtle.ConstantTimeCompare([]byte(hash(browserNonce)), []byte(p.BrowserHash)) != 1 {
+		return nil, stride.Errorf(stride.EINVALID, "This install was started in another browser. Please start the install again here.")
+	}
+	if cb.Subdomain != p.Subdomain {
+		return nil, stride.Errorf(stride.EINVALID, "This install was started for another site. Please start the install again.")
+	}
+	grant, err := s.api.ExchangeCode(ctx, cb.Subdomain, cb.Code, p.Verifier)
+	if err != nil {
+		return nil, err
+	}
+	// Anyone may run the OAuth flow, but only an admin's token may manage webhooks: try it
+	// before it can replace the admin token Stride holds (PLATFORM §1).
+	hooks, err := s.api.ListWebhooks(ctx, thinkific.StaticToken(grant.Tokens.Access))
+	if c := stride.ErrorCode(err); c == stride.EFORBIDDEN || c == stride.EUNAUTHORIZED {
+		return nil, stride.Wrap(stride.EFORBIDDEN, err, "Only a site owner or admin can install Stride.")
+	} else if err != nil {
+		return nil, err
+	}
+	site, known, err := s.db.SaveInstall(ctx, store.Install{Subdomain: cb.Subdomain, GID: grant.GID, Scopes: grant.Scope, Tokens: grant.Tokens})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("site installed", "site", site.ID, "subdomain", site.Subdomain, "reinstall", known)
+	s.reconcileAndSchedule(ctx, site, hooks)
+	return site, nil
+}

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/strideapp/stride/web"
+)
+
+// routes is every route Stride serves and the middleware in front of it.
+func (s *Server) routes() {
+	e := s.echo
+	e.Pre(middleware.RemoveTrailingSlash())
+	e.Use(
+		middleware.RequestID(),
+		s.logRequests(),
+		middleware.Recover(),
+		middleware.BodyLimit("1M"),
+		securityHeaders,
+		echo.WrapMiddleware(http.NewCrossOriginProtection().Handler), // CSRF: refuse cross-site state changes
+	)
+
+	// Given to Thinkific: these paths must not move.
+	e.GET("/install", s.handleInstall)
+	e.GET("/oauth/callback", s.handleCallback)
+
+	// The dashboard, behind a session bound to one site.
+	e.GET("/", s.handleDashboard, s.requireSession)
+
+	e.GET("/healthz", s.handleHealth)
+	e.StaticFS("/static", web.Static())
+}

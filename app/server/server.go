@@ -1,0 +1,80 @@
+// Package server is Stride's HTTP interface: one Echo instance, one route table
+// (routes.go), one error handler (errors.go), one file per route group.
+package server
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/web"
+)
+
+// Server serves Stride over HTTP.
+type Server struct {
+	echo    *echo.Echo
+	http    *http.Server
+	cfg     *config.Config
+	db      *store.DB
+	install *install.Service
+	clock   stride.Clock
+	log     *slog.Logger
+	pages   map[string]*template.Template
+	cookies *securecookie.SecureCookie
+	secure  bool // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+}
+
+// New builds the server; it fails when a template does not parse.
+func New(cfg *config.Config, db *store.DB, inst *install.Service, clock stride.Clock, log *slog.Logger) (*Server, error) {
+	pages, err := web.Pages()
+	if err != nil {
+		return nil, err
+	}
+	cookies := securecookie.New(secret.Derive(cfg.SecretKey, "cookie-hash/v1", 64), secret.Derive(cfg.SecretKey, "cookie-block/v1", 32))
+	cookies.MaxAge(int(sessionTTL / time.Second))
+	s := &Server{
+		echo: echo.New(), cfg: cfg, db: db, install: inst, clock: clock, log: log,
+		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
+	}
+	s.echo.HideBanner, s.echo.HidePort = true, true
+	s.echo.HTTPErrorHandler = s.handleError
+	// Stride sets no per-IP rules yet; when it does, it must not trust a client's
+	// X-Forwarded-For (Heroku's router appends the real address last).
+	s.echo.IPExtractor = echo.ExtractIPDirect()
+	s.routes()
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Handler is the whole HTTP interface, for tests.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve answers requests on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops taking requests and waits for those in flight, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.Shutdown(ctx) }

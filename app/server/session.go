@@ -1,0 +1,91 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/stride"
+)
+
+const (
+	sessionCookie = "stride_session"
+	sessionTTL    = 12 * time.Hour
+	installCookie = "stride_install"
+	installTTL    = 10 * time.Minute
+)
+
+// session is what the session cookie carries: one site, and when it was granted.
+type session struct {
+	SiteID   int64
+	IssuedAt int64 // unix seconds
+}
+
+// pendingInstall is what the install cookie carries: the nonce that binds the OAuth state to
+// this browser, and the site, to offer a retry if the admin cancels.
+type pendingInstall struct {
+	Nonce     string
+	Subdomain string
+}
+
+// setCookie writes a signed and encrypted cookie. Over https it is SameSite=None,
+// Partitioned, so it works inside the Thinkific admin's iframe without third-party cookies.
+func (s *Server) setCookie(c echo.Context, name string, value any, ttl time.Duration, sameSite http.SameSite) error {
+	encoded, err := s.cookies.Encode(name, value)
+	if err != nil {
+		return stride.Wrap(stride.EINTERNAL, err, "cookie")
+	}
+	ck := &http.Cookie{Name: name, Value: encoded, Path: "/", MaxAge: int(ttl / time.Second),
+		HttpOnly: true, Secure: s.secure, SameSite: sameSite}
+	if s.secure && sameSite == http.SameSiteNoneMode {
+		ck.Partitioned = true
+	} else if !s.secure {
+		ck.SameSite = http.SameSiteLaxMode // None requires Secure; local http stays first-party
+	}
+	c.SetCookie(ck)
+	return nil
+}
+
+func (s *Server) readCookie(c echo.Context, name string, into any) bool {
+	ck, err := c.Cookie(name)
+	if err != nil {
+		return false
+	}
+	return s.cookies.Decode(name, ck.Value, into) == nil
+}
+
+func (s *Server) clearCookie(c echo.Context, name string) {
+	c.SetCookie(&http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure})
+}
+
+// startSession binds this browser to one site.
+func (s *Server) startSession(c echo.Context, site *stride.Site) error {
+	return s.setCookie(c, sessionCookie, session{SiteID: site.ID, IssuedAt: s.clock.Now().Unix()}, sessionTTL, http.SameSiteNoneMode)
+}
+
+// requireSession lets a request through only with a valid session of an installed site,
+// and puts that site in the context. Sessions granted before the site's latest install
+// (an uninstall and reinstall since) are void.
+func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		var sess session
+		if !s.readCookie(c, sessionCookie, &sess) {
+			return stride.Errorf(stride.EUNAUTHORIZED, "Open Stride from the Apps page of your Thinkific admin to see your learners' progress.")
+		}
+		site, err := s.db.Site(c.Request().Context(), sess.SiteID)
+		if stride.ErrorCode(err) == stride.ENOTFOUND || (err == nil && (!site.Installed() || sess.IssuedAt < site.InstalledAt.Unix())) {
+			s.clearCookie(c, sessionCookie)
+			return stride.Errorf(stride.EUNAUTHORIZED, "Stride is not installed on this site any more. Install it again from the Thinkific App Store.")
+		}
+		if err != nil {
+			return err
+		}
+		c.Set("site", site)
+		// Only this site's Thinkific admin may frame its pages.
+		c.Response().Header().Set("Content-Security-Policy", csp(s.cfg.SiteBaseURL(site.Subdomain)))
+		return next(c)
+	}
+}
+
+func siteOf(c echo.Context) *stride.Site { return c.Get("site").(*stride.Site) }

@@ -1,0 +1,44 @@
+// Package web holds Stride's templates and static files, embedded in the binary.
+package web
+
+import (
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"path"
+	"time"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Static is the static files, served under /static/.
+func Static() fs.FS {
+	sub, _ := fs.Sub(files, "static")
+	return sub
+}
+
+// Pages parses every page template with the layout, once, at boot: a broken template
+// stops the program at start rather than on a user's request.
+func Pages() (map[string]*template.Template, error) {
+	pages, err := fs.Glob(files, "templates/pages/*.html")
+	if err != nil {
+		return nil, err
+	}
+	if len(pages) == 0 {
+		return nil, fmt.Errorf("web: no page templates")
+	}
+	funcs := template.FuncMap{
+		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pages {
+		t, err := template.New(path.Base(p)).Funcs(funcs).ParseFS(files, "templates/layout.html", p)
+		if err != nil {
+			return nil, fmt.Errorf("web: %s: %w", p, err)
+		}
+		out[path.Base(p)] = t
+	}
+	return out, nil
+}
