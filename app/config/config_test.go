@@ -95,9 +95,9 @@ func TestMigrateNeedsOnlyTheDatabase(t *testing.T) {
 func TestDatabaseTLS(t *testing.T) {
 	cases := map[string]string{
 		"postgres://u:p@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d": "sslmode=require",
-		"postgres://u:p@db.example.com/d?sslmode=verify-full":      "sslmode=verify-full",
-		"postgres://u:p@localhost:5432/d":                          "postgres://u:p@localhost:5432/d",
-		"postgresql://u@127.0.0.1/d?sslmode=disable":               "sslmode=disable",
+		"postgres://u:p@db.example.com/d?sslmode=verify-full":       "sslmode=verify-full",
+		"postgres://u:p@localhost:5432/d":                           "postgres://u:p@localhost:5432/d",
+		"postgresql://u@127.0.0.1/d?sslmode=disable":                "sslmode=disable",
 	}
 	for in, want := range cases {
 		got, err := postgresDSN(in)

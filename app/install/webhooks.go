@@ -114,4 +114,3 @@ func (s *Service) schedule(ctx context.Context, site *stride.Site, rep Report, e
 		s.log.Error("scheduling webhook sweep", "site", site.ID, "err", err)
 	}
 }
-

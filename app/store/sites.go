@@ -170,7 +170,6 @@ func (db *DB) AuditTrail(ctx context.Context, siteID int64) ([]AuditEvent, error
 	return out, nil
 }
 
-
 // SetWebhooksDue sets when the sweep next reconciles a site's webhooks.
 func (db *DB) SetWebhooksDue(ctx context.Context, siteID int64, at time.Time) error {
 	err := db.gorm.WithContext(ctx).Model(&siteRow{}).Where("id = ?", siteID).Update("webhooks_due_at", at.UTC()).Error

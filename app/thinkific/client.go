@@ -39,8 +39,8 @@ type Config struct {
 // Client is Stride's Thinkific client. It is safe for concurrent use.
 type Client struct {
 	cfg   Config
-	oauth *http.Client              // token endpoint: never retried, a refresh token is single use
-	api   *retryablehttp.Client     // the APIs: 429 and 5xx retried with bounded backoff
+	oauth *http.Client          // token endpoint: never retried, a refresh token is single use
+	api   *retryablehttp.Client // the APIs: 429 and 5xx retried with bounded backoff
 }
 
 // New returns a client.

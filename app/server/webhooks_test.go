@@ -1,0 +1,174 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/app/thinkificdouble"
+)
+
+// Stride's webhooks at an old address are replaced; anyone else's are left alone.
+func TestReconcileReplacesStaleKeepsForeign(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		old := h.site.AddWebhook("lesson.completed", "https://stride-old.example.com/webhooks/thinkific")
+		foreign := h.site.AddWebhook("lesson.completed", "https://hooks.zapier.example.com/catch/1")
+		if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("install: %d", resp.StatusCode)
+		}
+		hooks := h.site.Webhooks()
+		checkHooks(t, h, hooks)
+		var sawForeign bool
+		for _, w := range hooks {
+			if w.ID == old.ID {
+				t.Fatal("the webhook at Stride's old address is still there")
+			}
+			sawForeign = sawForeign || w.ID == foreign.ID
+		}
+		if !sawForeign {
+			t.Fatal("someone else's webhook was deleted")
+		}
+	})
+}
+
+// The sweep restores a webhook someone deleted and one Thinkific deactivated.
+func TestSweepRestoresWebhooks(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.installVia(browser(), "acme")
+		hooks := h.site.Webhooks()
+		h.site.DeleteWebhook(hooks[0].ID)
+		h.site.SetWebhookStatus(hooks[1].ID, "inactive")
+		ctx := context.Background()
+
+		if n, err := h.install.Sweep(ctx); err != nil || n != 0 {
+			t.Fatalf("swept %d sites before they were due: %v", n, err)
+		}
+		h.clock.Advance(h.cfg.SweepInterval + time.Minute)
+		if n, err := h.install.Sweep(ctx); err != nil || n != 1 {
+			t.Fatalf("swept %d sites: %v", n, err)
+		}
+		checkHooks(t, h, h.site.Webhooks())
+		if n, _ := h.install.Sweep(ctx); n != 0 {
+			t.Fatalf("swept %d sites again at once", n)
+		}
+	})
+}
+
+// Thinkific refusing a webhook (422) is recorded per topic and shown; the rest register.
+func TestReconcileRecords422(t *testing.T) {
+	h := newHarness(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.StrictHTTPS = true })
+	resp, page := h.installVia(browser(), "acme")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("install: %d", resp.StatusCode)
+	}
+	recorded, _ := h.db.Webhooks(context.Background(), mustSite(t, h).ID)
+	if len(recorded) != len(stride.WebhookTopics) {
+		t.Fatalf("recorded %d", len(recorded))
+	}
+	for _, r := range recorded {
+		if r.Status != stride.WebhookFailed || r.LastError != "Thinkific refused the webhook: url is not valid" {
+			t.Fatalf("recorded %+v", r)
+		}
+	}
+	mustContain(t, page, "url is not valid")
+}
+
+// 429 waits for RateLimit-Reset, 5xx backs off, 401 refreshes once: the install still
+// ends with every webhook registered once.
+func TestReconcileSurvivesThinkificTrouble(t *testing.T) {
+	cases := []struct {
+		name    string
+		fault   thinkificdouble.Fault
+		minWait time.Duration
+	}{
+		{"429 with RateLimit-Reset", thinkificdouble.Fault{Method: "POST", Path: "/api/v2/webhooks", Status: 429,
+			Header: http.Header{"Ratelimit-Reset": {"1"}}, Body: `{"error":"Too many requests"}`}, 900 * time.Millisecond},
+		{"503 twice", thinkificdouble.Fault{Method: "POST", Path: "/api/v2/webhooks", Status: 503, Times: 2}, 0},
+		{"500 on the list", thinkificdouble.Fault{Method: "GET", Path: "/api/v2/webhooks", Status: 500}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, "")
+			h.site.Inject(tc.fault)
+			start := time.Now()
+			if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("install: %d", resp.StatusCode)
+			}
+			if took := time.Since(start); took < tc.minWait {
+				t.Fatalf("took %v, Thinkific asked to wait %v", took, tc.minWait)
+			}
+			checkHooks(t, h, h.site.Webhooks())
+		})
+	}
+}
+
+func TestReconcileRefreshesOn401(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.installVia(browser(), "acme")
+		grants := h.site.TokenRequests()
+		h.site.RevokeAccessTokens()
+		h.site.DeleteWebhook(h.site.Webhooks()[0].ID)
+		if _, err := h.install.Reconcile(context.Background(), mustSite(t, h)); err != nil {
+			t.Fatal(err)
+		}
+		if got := h.site.TokenRequests(); got != grants+1 {
+			t.Fatalf("%d refreshes, want 1", got-grants)
+		}
+		checkHooks(t, h, h.site.Webhooks())
+		access, refresh := h.site.Tokens()
+		stored, _ := h.db.Tokens(context.Background(), mustSite(t, h).ID)
+		if stored.Access != access || stored.Refresh != refresh {
+			t.Fatal("the rotated pair was not saved")
+		}
+	})
+}
+
+// Two processes (two connection pools, two services) and many goroutines find the token
+// expired at once: Thinkific is asked once, and the one pair saved is the valid one.
+func TestRefreshRace(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.installVia(browser(), "acme")
+		site := mustSite(t, h)
+		grants := h.site.TokenRequests()
+		h.clock.Advance(25 * time.Hour) // past expiry for Stride; the double still accepts refreshes
+
+		procs := []*install.Service{h.install, h.newInstall(h.openDB())}
+		var wg sync.WaitGroup
+		got := make([]string, 16)
+		for i := range got {
+			wg.Go(func() {
+				tok, err := procs[i%2].Tokens(site).Token(context.Background())
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = tok
+			})
+		}
+		wg.Wait()
+		if n := h.site.TokenRequests() - grants; n != 1 {
+			t.Fatalf("%d refreshes, want 1", n)
+		}
+		access, refresh := h.site.Tokens()
+		for _, g := range got {
+			if g != access {
+				t.Fatal("a caller got a token other than the current one")
+			}
+		}
+		stored, _ := h.db.Tokens(context.Background(), site.ID)
+		if stored.Access != access || stored.Refresh != refresh {
+			t.Fatal("the saved pair is not Thinkific's current pair")
+		}
+		// The saved refresh token works: a forced refresh succeeds.
+		if _, err := h.install.Tokens(site).Refresh(context.Background(), access); err != nil {
+			t.Fatalf("saved refresh token no longer works: %v", err)
+		}
+	})
+}
