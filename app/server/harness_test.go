@@ -197,4 +197,3 @@ func mustContain(t *testing.T, body string, parts ...string) {
 		}
 	}
 }
-

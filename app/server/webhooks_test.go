@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -171,4 +173,22 @@ func TestRefreshRace(t *testing.T) {
 			t.Fatalf("saved refresh token no longer works: %v", err)
 		}
 	})
+}
+
+// Stride's webhooks on the third page of the list are found: reinstalling never duplicates.
+func TestReconcileReadsEveryPage(t *testing.T) {
+	h := newHarness(t, "")
+	for i := range 60 {
+		h.site.AddWebhook("order.created", fmt.Sprintf("https://crm.example.com/hook/%d", i))
+	}
+	h.installVia(browser(), "acme")
+	first := h.site.Webhooks()
+	h.installVia(browser(), "acme")
+	if again := h.site.Webhooks(); len(again) != 65 || !slices.Equal(ids(again), ids(first)) {
+		t.Fatalf("%d webhooks after the second install", len(again))
+	}
+	checkHooks(t, h, h.site.Webhooks())
+	if pages := len(h.requests("GET", "/api/v2/webhooks")); pages < 6 {
+		t.Fatalf("listed %d pages over two installs, want 3 each", pages)
+	}
 }

@@ -68,7 +68,7 @@ func (c *Client) ListWebhooks(ctx context.Context, auth TokenSource) ([]Webhook,
 	var all []Webhook
 	next := ""
 	for page := 0; ; page++ {
-		q := url.Values{"limit": {"100"}}
+		q := url.Values{"limit": {"25"}} // the documented page size
 		if next != "" {
 			q.Set("next", next)
 		}

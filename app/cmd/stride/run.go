@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,23 +33,24 @@ var commands = map[string]struct {
 	"migrate": {"apply database migrations (Heroku release phase)", migrate},
 }
 
-const usage = `usage: stride <command>
-
-commands:
-  serve     web server and in-process worker
-  worker    background work only (webhook sweep), for a worker dyno
-  migrate   apply database migrations (Heroku release phase)
-
-Configuration comes from the environment; see README.md.`
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: stride <command>\n\ncommands:\n")
+	for _, name := range slices.Sorted(maps.Keys(commands)) {
+		fmt.Fprintf(&b, "  %-9s %s\n", name, commands[name].help)
+	}
+	b.WriteString("\nConfiguration comes from the environment; see README.md.")
+	return b.String()
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stdout, usage)
+		fmt.Fprintln(stdout, usage())
 		return nil
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage())
 	}
 	return cmd.run(ctx, getenv, stdout)
 }

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/strideapp/stride/app/internal/testdb"
+)
+
+func TestMain(m *testing.M) { testdb.Main(m) }
+
+// syncBuffer is a log sink safe to read while the server writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func testEnv(t *testing.T, port int, extra map[string]string) func(string) string {
+	env := map[string]string{
+		"PORT":                    fmt.Sprint(port),
+		"DATA_DIR":                t.TempDir(),
+		"THINKIFIC_CLIENT_ID":     "id",
+		"THINKIFIC_CLIENT_SECRET": "client-secret-value",
+		"SECRET_KEY":              "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return func(k string) string { return env[k] }
+}
+
+// serve starts `stride serve` and returns a stop function that reports how it ended.
+func startServe(t *testing.T, getenv func(string) string, out *syncBuffer) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, getenv, out) }()
+	return func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatal("serve did not stop within 30 s")
+			return nil
+		}
+	}
+}
+
+func waitHealthy(t *testing.T, port int) *http.Response {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+		if err == nil {
+			resp.Body.Close()
+			return resp
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from /healthz: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The README's run path: serve on the embedded database answers /healthz, and stops
+// cleanly when told to.
+func TestServeOnSQLite(t *testing.T) {
+	port := freePort(t)
+	var out syncBuffer
+	stop := startServe(t, testEnv(t, port, nil), &out)
+	if resp := waitHealthy(t, port); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz %d", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("serve ended with %v", err)
+	}
+	logs := out.String()
+	for _, want := range []string{"stride serving", "database=sqlite", "stride stopping", "path=/healthz"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "client-secret-value") {
+		t.Fatal("the client secret is in the logs")
+	}
+}
+
+// On PostgreSQL, serve refuses a schema that `stride migrate` has not brought up to date.
+func TestServeOnPostgresNeedsMigrate(t *testing.T) {
+	dbURL := testdb.Postgres(t)
+	port := freePort(t)
+	env := testEnv(t, port, map[string]string{"DATABASE_URL": dbURL})
+	var out syncBuffer
+	err := run(context.Background(), []string{"serve"}, env, &out)
+	if err == nil || !strings.Contains(err.Error(), "stride migrate") {
+		t.Fatalf("serve on an empty database: %v", err)
+	}
+	if err := run(context.Background(), []string{"migrate"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1 migration(s) applied to postgresql") {
+		t.Fatalf("migrate said %q", out.String())
+	}
+	stop := startServe(t, env, &out)
+	if resp := waitHealthy(t, port); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz %d", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInvalidConfigIsOneLinePerProblem(t *testing.T) {
+	env := func(k string) string {
+		return map[string]string{"PORT": "eighty", "SECRET_KEY": "short"}[k]
+	}
+	err := run(context.Background(), []string{"serve"}, env, &bytes.Buffer{})
+	if err == nil {
+		t.Fatal("serve started with a bad config")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 5 { // the heading, PORT, client id, client secret, SECRET_KEY
+		t.Fatalf("got:\n%s", err)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if err := run(context.Background(), []string{"nope"}, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
+		t.Fatal("no error")
+	}
+	var out bytes.Buffer
+	run(context.Background(), nil, func(string) string { return "" }, &out)
+	for name := range commands {
+		if !strings.Contains(out.String(), name) {
+			t.Errorf("usage lacks %s", name)
+		}
+	}
+}
