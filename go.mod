@@ -1,5 +1,8 @@
 module github.com/strideapp/stride
 
+// +heroku goVersion go1.26
+// +heroku install ./app/cmd/...
+
 go 1.26.8
 
 require (
