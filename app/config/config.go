@@ -29,6 +29,10 @@ type Config struct {
 	APIURL         string // no trailing slash
 	AppSlug        string
 	SweepInterval  time.Duration
+	PairingWindow  time.Duration // ± window in which a lesson and a progress event are one step
+	WaitForLesson  bool          // answer 409 to enrollment.progress until its lesson.completed is in (seed 003)
+	UninstallGrace time.Duration // how long an uninstalled site's data is kept
+	Retention      time.Duration // how long the delivery log is kept
 	LogLevel       slog.Level
 }
 
@@ -91,11 +95,25 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 		bad("THINKIFIC_API_URL %v", err)
 	}
 
-	interval, err := time.ParseDuration(get("WEBHOOK_SWEEP_INTERVAL", "6h"))
-	if err != nil || interval < time.Minute {
-		bad("WEBHOOK_SWEEP_INTERVAL must be a duration of at least 1m (like 6h), got %q", getenv("WEBHOOK_SWEEP_INTERVAL"))
+	duration := func(name, def string, min, max time.Duration) time.Duration {
+		d, err := time.ParseDuration(get(name, def))
+		if err != nil || d < min || d > max {
+			bad("%s must be a duration from %v to %v (like %s), got %q", name, min, max, def, getenv(name))
+		}
+		return d
 	}
-	c.SweepInterval = interval
+	c.SweepInterval = duration("WEBHOOK_SWEEP_INTERVAL", "6h", time.Minute, 30*24*time.Hour)
+
+	c.PairingWindow = duration("PAIRING_WINDOW", "500ms", time.Millisecond, time.Minute)
+	c.UninstallGrace = duration("UNINSTALL_GRACE_PERIOD", "720h", 0, 10*365*24*time.Hour)
+	c.Retention = duration("DELIVERY_RETENTION", "720h", time.Hour, 10*365*24*time.Hour)
+	switch v := strings.ToLower(get("PAIRING_WAIT_FOR_LESSON", "false")); v {
+	case "true", "1", "yes", "on":
+		c.WaitForLesson = true
+	case "false", "0", "no", "off":
+	default:
+		bad("PAIRING_WAIT_FOR_LESSON must be true or false, got %q", v)
+	}
 
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		bad("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL"))

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/internal/testdb"
+	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
@@ -50,14 +52,16 @@ func (c *clock) Advance(d time.Duration) {
 
 // harness is Stride served over real HTTP, against the Thinkific double over real HTTP.
 type harness struct {
-	t       *testing.T
-	double  *thinkificdouble.Double
-	site    *thinkificdouble.Site // "acme"
-	cfg     *config.Config
-	db      *store.DB
-	install *install.Service
-	clock   *clock
-	url     string
+	t        *testing.T
+	double   *thinkificdouble.Double
+	site     *thinkificdouble.Site // "acme"
+	cfg      *config.Config
+	db       *store.DB
+	install  *install.Service
+	receiver *ingest.Receiver
+	worker   *progress.Worker
+	clock    *clock
+	url      string
 }
 
 type option func(*thinkificdouble.Config, map[string]string)
@@ -100,7 +104,10 @@ func newHarness(t *testing.T, dbURL string, opts ...option) *harness {
 	h := &harness{t: t, double: double, site: double.AddSite("acme"), cfg: cfg, clock: &clock{}, url: cfg.AppURL.String()}
 	h.db = h.openDB()
 	h.install = h.newInstall(h.db)
-	srv, err := server.New(cfg, h.db, h.install, h.clock, slog.New(slog.DiscardHandler))
+	log := slog.New(slog.DiscardHandler)
+	h.worker = progress.New(h.db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention}, h.clock, log, nil)
+	h.receiver = ingest.New(h.db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow}, h.clock, log, nil)
+	srv, err := server.New(cfg, server.Deps{DB: h.db, Install: h.install, Receiver: h.receiver, Clock: h.clock, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}

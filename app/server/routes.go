@@ -25,6 +25,7 @@ func (s *Server) routes() {
 	// Given to Thinkific: these paths must not move.
 	e.GET("/install", s.handleInstall)
 	e.GET("/oauth/callback", s.handleCallback)
+	e.POST("/webhooks/thinkific", s.handleWebhook, middleware.BodyLimit(maxWebhookBody))
 
 	// The dashboard, behind a session bound to one site.
 	e.GET("/", s.handleDashboard, s.requireSession)

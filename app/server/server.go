@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/store"
@@ -24,20 +25,30 @@ import (
 
 // Server serves Stride over HTTP.
 type Server struct {
-	echo    *echo.Echo
-	http    *http.Server
-	cfg     *config.Config
-	db      *store.DB
-	install *install.Service
-	clock   stride.Clock
-	log     *slog.Logger
-	pages   map[string]*template.Template
-	cookies *securecookie.SecureCookie
-	secure  bool // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+	echo     *echo.Echo
+	http     *http.Server
+	cfg      *config.Config
+	db       *store.DB
+	install  *install.Service
+	receiver *ingest.Receiver
+	clock    stride.Clock
+	log      *slog.Logger
+	pages    map[string]*template.Template
+	cookies  *securecookie.SecureCookie
+	secure   bool // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+}
+
+// Deps are the parts the server drives.
+type Deps struct {
+	DB       *store.DB
+	Install  *install.Service
+	Receiver *ingest.Receiver
+	Clock    stride.Clock
+	Log      *slog.Logger
 }
 
 // New builds the server; it fails when a template does not parse.
-func New(cfg *config.Config, db *store.DB, inst *install.Service, clock stride.Clock, log *slog.Logger) (*Server, error) {
+func New(cfg *config.Config, d Deps) (*Server, error) {
 	pages, err := web.Pages()
 	if err != nil {
 		return nil, err
@@ -45,7 +56,7 @@ func New(cfg *config.Config, db *store.DB, inst *install.Service, clock stride.C
 	cookies := securecookie.New(secret.Derive(cfg.SecretKey, "cookie-hash/v1", 64), secret.Derive(cfg.SecretKey, "cookie-block/v1", 32))
 	cookies.MaxAge(int(sessionTTL / time.Second))
 	s := &Server{
-		echo: echo.New(), cfg: cfg, db: db, install: inst, clock: clock, log: log,
+		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
 	}
 	s.echo.HideBanner, s.echo.HidePort = true, true
@@ -60,7 +71,7 @@ func New(cfg *config.Config, db *store.DB, inst *install.Service, clock stride.C
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
 	return s, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/strideapp/stride/app/secret"
@@ -185,3 +186,5 @@ func dbError(err error, what string) error {
 		return stride.Wrap(stride.EUNAVAILABLE, err, "database error")
 	}
 }
+
+var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}

@@ -14,10 +14,12 @@ type siteRow struct {
 	ID            int64 `gorm:"primaryKey"`
 	Subdomain     *string
 	GID           string `gorm:"column:gid"`
+	TenantID      *string
 	Scopes        string
 	InstalledAt   time.Time
 	UninstalledAt *time.Time
 	WebhooksDueAt time.Time
+	PurgeAfter    *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -28,6 +30,9 @@ func (r *siteRow) site() *stride.Site {
 	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt}
 	if r.Subdomain != nil {
 		s.Subdomain = *r.Subdomain
+	}
+	if r.TenantID != nil {
+		s.TenantID = *r.TenantID
 	}
 	return s
 }
@@ -74,7 +79,7 @@ func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, k
 		default:
 			action = "install_renewed"
 		}
-		row.Subdomain, row.Scopes, row.UninstalledAt = &in.Subdomain, in.Scopes, nil
+		row.Subdomain, row.Scopes, row.UninstalledAt, row.PurgeAfter = &in.Subdomain, in.Scopes, nil, nil
 		row.WebhooksDueAt, row.UpdatedAt = now, now
 		if err := tx.Save(&row).Error; err != nil {
 			return err

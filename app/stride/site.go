@@ -10,6 +10,7 @@ type Site struct {
 	ID            int64
 	Subdomain     string
 	GID           string // Thinkific's global id: gid at install, tgid at launch, tenant_global_id in events
+	TenantID      string // Thinkific's tenant_id, learned from the first event that names both ids
 	Scopes        string // granted scopes, as Thinkific reported them
 	InstalledAt   time.Time
 	UninstalledAt *time.Time

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
@@ -29,7 +31,7 @@ var commands = map[string]struct {
 	run  func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
 }{
 	"serve":   {"web server and in-process worker", serve},
-	"worker":  {"background work only (webhook sweep), for a worker dyno", worker},
+	"worker":  {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate": {"apply database migrations (Heroku release phase)", migrate},
 }
 
@@ -57,10 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // app is Stride wired together, for serve and worker.
 type app struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	db      *store.DB
-	install *install.Service
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *store.DB
+	install  *install.Service
+	worker   *progress.Worker
+	receiver *ingest.Receiver
 }
 
 func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app, error) {
@@ -84,7 +88,9 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		Logger: log, Clock: clock,
 	})
 	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), SweepInterval: cfg.SweepInterval}, clock, log)
-	return &app{cfg: cfg, log: log, db: db, install: inst}, nil
+	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention}, clock, log, nil)
+	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow}, clock, log, worker.Wake)
+	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver}, nil
 }
 
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
@@ -110,6 +116,7 @@ func openDB(ctx context.Context, cfg *config.Config, keys *secret.Keyring, log *
 func (a *app) background(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.install.RunSweeper(ctx, time.Minute) })
+	wg.Go(func() { a.worker.Run(ctx) })
 	return wg.Wait
 }
 
@@ -119,7 +126,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	defer a.db.Close()
-	srv, err := server.New(a.cfg, a.db, a.install, stride.SystemClock{}, a.log)
+	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,160 @@
+package progress
+
+import (
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/strideapp/stride/app/events"
+	"github.com/strideapp/stride/app/store"
+)
+
+// job is one inbox row, decoded.
+type job struct {
+	row        store.InboxRow
+	ev         *events.Envelope
+	enrollment *events.Enrollment
+	lesson     *events.LessonCompleted
+	journey    int64 // lock key of the learner's journey in a course; 0 if none
+	err        error
+}
+
+func decode(row store.InboxRow) *job {
+	j := &job{row: row}
+	j.ev, j.err = events.ParseEnvelope(row.Body)
+	if j.err != nil {
+		return j
+	}
+	switch j.ev.Topic() {
+	case "enrollment.created", "enrollment.progress", "enrollment.completed", "enrollment.trial":
+		j.enrollment, j.err = events.ParseEnrollment(j.ev.Payload)
+		if j.err == nil {
+			j.journey = journeyKey(row.SiteID, int64(j.enrollment.User.ID), int64(j.enrollment.CourseID))
+		}
+	case "lesson.completed":
+		j.lesson, j.err = events.ParseLessonCompleted(j.ev.Payload)
+		if j.err == nil {
+			j.journey = journeyKey(row.SiteID, int64(j.lesson.User.ID), int64(j.lesson.Course.ID))
+		}
+	}
+	return j
+}
+
+func journeyKey(site, learner, course int64) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(strconv.FormatInt(site, 10) + ":" + strconv.FormatInt(learner, 10) + ":" + strconv.FormatInt(course, 10)))
+	return int64(h.Sum64())
+}
+
+func sortedUnique(keys []int64) []int64 {
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// apply writes what one event says into its site's records.
+func (w *Worker) apply(s *store.SiteTx, j *job) error {
+	ev := j.ev
+	at := ev.CreatedAt
+	if ev.TenantID != "" && ev.TenantGlobalID != "" {
+		// The receiver checked the global id against the site; the pair teaches the tenant id.
+		if err := s.LearnTenant(ev.TenantID); err != nil {
+			return err
+		}
+	}
+	switch {
+	case j.enrollment != nil:
+		return w.applyEnrollment(s, ev, j.enrollment)
+	case j.lesson != nil:
+		return w.applyLesson(s, ev, j.lesson)
+	case ev.Topic() == "app.uninstalled":
+		acted, err := s.Uninstall(at, w.cfg.Grace)
+		if err == nil && acted {
+			w.onUninstall(s.SiteID())
+		}
+		return err
+	}
+	return nil // a topic Stride does not use
+}
+
+func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events.Enrollment) error {
+	at := ev.CreatedAt
+	learner, course := int64(e.User.ID), int64(e.CourseID)
+	if err := s.UpsertLearner(learnerOf(e.User), at); err != nil {
+		return err
+	}
+	if err := s.UpsertCourse(course, e.Course.Name, at); err != nil {
+		return err
+	}
+	u := store.Enrollment{ID: int64(e.ID), LearnerID: learner, CourseID: course,
+		StartedAt: e.StartedAt.Ptr(), ActivatedAt: e.ActivatedAt.Ptr(), CompletedAt: e.CompletedAt.Ptr(),
+		ExpiryDate: e.ExpiryDate.Ptr(), FreeTrial: e.FreeTrial}
+	if e.Percentage.Set {
+		p := e.Percentage.Value
+		u.Percent = &p
+	}
+	switch ev.Action {
+	case "created":
+		u.EnrolledAt = e.CreatedAt.Ptr()
+		if u.EnrolledAt == nil {
+			u.EnrolledAt = &at
+		}
+	case "progress":
+		u.Activity = true
+	case "completed":
+		u.Activity = true
+		if u.CompletedAt == nil {
+			u.CompletedAt = &at
+		}
+	}
+	if err := s.ApplyEnrollment(u, at); err != nil {
+		return err
+	}
+	if ev.Action != "progress" || !e.Percentage.Set {
+		return nil
+	}
+	enrollment := int64(e.ID)
+	h := &store.Half{EventID: ev.ID, Kind: store.HalfProgress, LearnerID: learner, CourseID: course,
+		EnrollmentID: &enrollment, OccurredAt: at, PercentAfter: u.Percent}
+	if prev := e.Previous(); prev.Set {
+		v := prev.Value
+		h.PercentBefore, h.BeforeGiven = &v, true
+	}
+	return w.addHalf(s, h)
+}
+
+func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.LessonCompleted) error {
+	at := ev.CreatedAt
+	learner, course := int64(l.User.ID), int64(l.Course.ID)
+	if err := s.UpsertLearner(learnerOf(l.User), at); err != nil {
+		return err
+	}
+	if err := s.UpsertCourse(course, l.Course.Name, at); err != nil {
+		return err
+	}
+	h := &store.Half{EventID: ev.ID, Kind: store.HalfLesson, LearnerID: learner, CourseID: course, OccurredAt: at}
+	lesson := store.Lesson{ID: int64(l.Lesson.ID), CourseID: course, Name: l.Lesson.Name, Type: l.Lesson.Type, Position: l.Lesson.Position}
+	if l.Chapter.ID != 0 {
+		chapter := int64(l.Chapter.ID)
+		lesson.ChapterID, h.ChapterID = chapter, &chapter
+		if err := s.UpsertChapter(chapter, course, l.Chapter.Name, at); err != nil {
+			return err
+		}
+	}
+	if err := s.UpsertLesson(lesson, at); err != nil {
+		return err
+	}
+	h.LessonID = &lesson.ID
+	if l.Enrollment.ID != 0 {
+		enrollment := int64(l.Enrollment.ID)
+		h.EnrollmentID = &enrollment
+		if err := s.ApplyEnrollment(store.Enrollment{ID: enrollment, LearnerID: learner, CourseID: course, Activity: true}, at); err != nil {
+			return err
+		}
+	}
+	return w.addHalf(s, h)
+}
+
+func learnerOf(u events.User) store.Learner {
+	return store.Learner{ID: int64(u.ID), Email: strings.TrimSpace(u.Email), FirstName: u.FirstName, LastName: u.LastName}
+}

@@ -1,0 +1,118 @@
+package progress
+
+import (
+	"time"
+
+	"github.com/strideapp/stride/app/pairing"
+	"github.com/strideapp/stride/app/store"
+)
+
+// addHalf stores one half of a learner step, settles the percentages it moved between, and
+// re-pairs the halves around it. A half already stored (a replay) changes nothing.
+func (w *Worker) addHalf(s *store.SiteTx, h *store.Half) error {
+	inserted, err := s.AddHalf(h)
+	if err != nil || !inserted {
+		return err
+	}
+	if h.Kind == store.HalfProgress {
+		if err := w.settleBefore(s, h); err != nil {
+			return err
+		}
+	}
+	return w.rematch(s, h)
+}
+
+// settleBefore sets where this progress step moved from — the previous progress by event
+// time, or 0 when the enrollment began before it — and, since events arrive in any order,
+// the "from" of the step right after it.
+func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) error {
+	if !h.BeforeGiven {
+		prev, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, h.ID, false)
+		if err != nil {
+			return err
+		}
+		var before *float64
+		if prev != nil {
+			before = prev.PercentAfter
+		} else if ok, err := s.EnrolledBefore(h.LearnerID, h.CourseID, h.OccurredAt); err != nil {
+			return err
+		} else if ok {
+			zero := 0.0
+			before = &zero
+		}
+		if before != nil {
+			if err := s.SetPercentBefore(h.ID, before); err != nil {
+				return err
+			}
+		}
+	}
+	next, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, h.ID, true)
+	if err != nil || next == nil || next.BeforeGiven {
+		return err
+	}
+	return s.SetPercentBefore(next.ID, h.PercentAfter)
+}
+
+// rematch pairs the cluster of halves h belongs to: the run of the learner's halves in the
+// course that lie within the window of each other. Pairing is a function of that set alone,
+// so the order events arrive in does not matter, and a late half re-pairs its neighbours.
+func (w *Worker) rematch(s *store.SiteTx, h *store.Half) error {
+	window := w.cfg.Window
+	span := max(20*window, 10*time.Second)
+	var rows []store.Half
+	var cluster []pairing.Half
+	for {
+		var err error
+		rows, err = s.Halves(h.LearnerID, h.CourseID, h.OccurredAt.Add(-span), h.OccurredAt.Add(span))
+		if err != nil {
+			return err
+		}
+		cluster = pairing.Cluster(toPairing(rows), h.ID, window)
+		first, last := cluster[0].At, cluster[len(cluster)-1].At
+		// A cluster reaching the edge of what was read may go on beyond it: read more.
+		if (first.Sub(h.OccurredAt.Add(-span)) > window && h.OccurredAt.Add(span).Sub(last) > window) || span > 48*time.Hour {
+			break
+		}
+		span *= 4
+	}
+	matched := pairing.Match(cluster, window)
+	want := make(map[int64]int64, 2*len(matched))
+	for l, p := range matched {
+		want[l], want[p] = p, l
+	}
+	byID := make(map[int64]*store.Half, len(rows))
+	for i := range rows {
+		byID[rows[i].ID] = &rows[i]
+	}
+	for _, c := range cluster {
+		cur := byID[c.ID].PartnerID
+		partner, ok := want[c.ID]
+		switch {
+		case ok && (cur == nil || *cur != partner):
+			if err := s.SetPartner(c.ID, &partner); err != nil {
+				return err
+			}
+		case !ok && cur != nil:
+			if err := s.SetPartner(c.ID, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func toPairing(rows []store.Half) []pairing.Half {
+	out := make([]pairing.Half, len(rows))
+	for i, r := range rows {
+		kind := pairing.Lesson
+		if r.Kind == store.HalfProgress {
+			kind = pairing.Progress
+		}
+		var enrollment int64
+		if r.EnrollmentID != nil {
+			enrollment = *r.EnrollmentID
+		}
+		out[i] = pairing.Half{ID: r.ID, Kind: kind, At: r.OccurredAt, EnrollmentID: enrollment}
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/ingest"
+)
+
+// maxWebhookBody caps a delivery; Thinkific's events are about a kilobyte.
+const maxWebhookBody = "256K"
+
+// handleWebhook is the target of every webhook: verify, store once, answer — only after the
+// commit (DESIGN decision 1). A site Stride does not serve gets 200 and nothing is stored:
+// an error would only make Thinkific retry 14 times over 16 hours, for nothing.
+func (s *Server) handleWebhook(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return err // over the cap: BodyLimit's 413, chunked bodies included
+	}
+	h := c.Request().Header
+	res, err := s.receiver.Receive(c.Request().Context(), h.Get("X-Thinkific-Subdomain"), h.Get("X-Thinkific-Hmac-Sha256"), body)
+	if err != nil {
+		return err
+	}
+	if res.Outcome == ingest.Accepted && res.Event.Topic() == "app.uninstalled" {
+		// Locked out at once, not when a worker gets to it; the worker's apply is a no-op then.
+		if acted, err := s.db.Uninstall(c.Request().Context(), res.Site.ID, res.Event.CreatedAt, s.cfg.UninstallGrace); err != nil {
+			s.log.Error("uninstall", "site", res.Site.ID, "err", err)
+		} else if acted {
+			s.log.Info("site uninstalled", "site", res.Site.ID, "subdomain", res.Site.Subdomain)
+		}
+		s.receiver.Forget(res.Site.Subdomain)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": string(res.Outcome), "event_id": res.EventID})
+}

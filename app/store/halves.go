@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// Half kinds: the two halves of a learner step.
+const (
+	HalfLesson   = "lesson"
+	HalfProgress = "progress"
+)
+
+// Half is one half of a learner step (a row of learner_events).
+type Half struct {
+	ID            int64 `gorm:"primaryKey"`
+	SiteID        int64
+	EventID       string
+	Kind          string
+	LearnerID     int64
+	CourseID      int64
+	EnrollmentID  *int64
+	OccurredAt    time.Time
+	ChapterID     *int64
+	LessonID      *int64
+	PercentBefore *float64
+	PercentAfter  *float64
+	BeforeGiven   bool
+	PartnerID     *int64
+}
+
+func (Half) TableName() string { return "learner_events" }
+
+// AddHalf stores a half; inserted is false when its event was applied before.
+func (s *SiteTx) AddHalf(h *Half) (inserted bool, err error) {
+	h.SiteID = s.siteID
+	h.OccurredAt = h.OccurredAt.UTC()
+	res := s.tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "site_id"}, {Name: "event_id"}}, DoNothing: true}).Create(h)
+	if res.Error != nil {
+		return false, res.Error
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Halves lists a learner's halves in one course between from and to, in time order.
+func (s *SiteTx) Halves(learnerID, courseID int64, from, to time.Time) ([]Half, error) {
+	var out []Half
+	err := s.tx.Where("site_id = ? AND learner_id = ? AND course_id = ? AND occurred_at >= ? AND occurred_at <= ?",
+		s.siteID, learnerID, courseID, from.UTC(), to.UTC()).Order("occurred_at, id").Find(&out).Error
+	return out, err
+}
+
+// NeighbourProgress finds the learner's progress half just before (or after) at in a
+// course, other than the half except: the percentage a step moved from, or the step whose
+// "from" changes when a late event lands before it.
+func (s *SiteTx) NeighbourProgress(learnerID, courseID int64, at time.Time, except int64, after bool) (*Half, error) {
+	op, order := "<", "occurred_at DESC, id DESC"
+	if after {
+		op, order = ">", "occurred_at, id"
+	}
+	var out []Half
+	err := s.tx.Where("site_id = ? AND learner_id = ? AND course_id = ? AND kind = ? AND id <> ? AND occurred_at "+op+" ?",
+		s.siteID, learnerID, courseID, HalfProgress, except, at.UTC()).Order(order).Limit(1).Find(&out).Error
+	if err != nil || len(out) == 0 {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
+// SetPercentBefore records the percentage a progress half moved from.
+func (s *SiteTx) SetPercentBefore(id int64, v *float64) error {
+	return s.tx.Model(&Half{}).Where("site_id = ? AND id = ?", s.siteID, id).Update("percent_before", v).Error
+}
+
+// SetPartner links (or, with nil, unlinks) a half to its other half.
+func (s *SiteTx) SetPartner(id int64, partner *int64) error {
+	return s.tx.Model(&Half{}).Where("site_id = ? AND id = ?", s.siteID, id).Update("partner_id", partner).Error
+}
+
+// EnrolledBefore reports whether the learner's enrollment in the course began by at.
+func (s *SiteTx) EnrolledBefore(learnerID, courseID int64, at time.Time) (bool, error) {
+	var n int64
+	err := s.tx.Table("enrollments").Where("site_id = ? AND learner_id = ? AND course_id = ? AND enrolled_at <= ?",
+		s.siteID, learnerID, courseID, at.UTC()).Count(&n).Error
+	return n > 0, err
+}
+
+// HasLessonNear reports whether a lesson completion of the learner in the course is stored
+// within window of at (for the opt-in mode that makes Thinkific retry a progress event until
+// its lesson is in).
+func (db *DB) HasLessonNear(ctx context.Context, siteID, learnerID, courseID int64, at time.Time, window time.Duration) (bool, error) {
+	var n int64
+	err := db.gorm.WithContext(ctx).Model(&Half{}).Where("site_id = ? AND learner_id = ? AND course_id = ? AND kind = ? AND occurred_at >= ? AND occurred_at <= ?",
+		siteID, learnerID, courseID, HalfLesson, at.Add(-window).UTC(), at.Add(window).UTC()).Limit(1).Count(&n).Error
+	return n > 0, dbError(err, "learner events")
+}

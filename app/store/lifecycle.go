@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Uninstall applies app.uninstalled for a site: marked uninstalled at once, tokens deleted,
+// data deleted after grace unless it reinstalls. An event older than the site's latest
+// install (a retry from before a reinstall) changes nothing. It reports whether it acted.
+func (db *DB) Uninstall(ctx context.Context, siteID int64, eventAt time.Time, grace time.Duration) (bool, error) {
+	var acted bool
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		var err error
+		acted, err = uninstall(tx, siteID, eventAt, db.now(), grace)
+		return err
+	})
+	return acted, dbError(err, "site")
+}
+
+// Uninstall is Uninstall inside the worker's transaction.
+func (s *SiteTx) Uninstall(eventAt time.Time, grace time.Duration) (bool, error) {
+	return uninstall(s.tx, s.siteID, eventAt, s.db.now(), grace)
+}
+
+func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Duration) (bool, error) {
+	res := tx.Model(&siteRow{}).Where("id = ? AND uninstalled_at IS NULL AND installed_at <= ?", siteID, eventAt.UTC()).
+		Updates(map[string]any{"uninstalled_at": now, "purge_after": now.Add(grace), "updated_at": now})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return false, res.Error
+	}
+	if err := tx.Where("site_id = ?", siteID).Delete(&tokenRow{}).Error; err != nil {
+		return false, err
+	}
+	return true, audit(tx, siteID, "uninstalled", "app.uninstalled received; data is deleted after "+now.Add(grace).Format(time.RFC3339)+" unless the site reinstalls", now)
+}
+
+// LearnTenant records the site's Thinkific tenant_id, once, unless another site has it.
+func (s *SiteTx) LearnTenant(tenantID string) error {
+	return s.tx.Exec(`UPDATE sites SET tenant_id = ? WHERE id = ? AND tenant_id IS NULL
+		AND NOT EXISTS (SELECT 1 FROM sites other WHERE other.tenant_id = ?)`, tenantID, s.siteID, tenantID).Error
+}
+
+// siteTables hold a site's records; purging deletes from each, children first.
+var siteTables = []string{"learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox_duplicates", "inbox"}
+
+// PurgeUninstalled deletes the records of sites uninstalled longer than their grace period.
+// The site row and its audit trail stay. It returns how many sites it purged.
+func (db *DB) PurgeUninstalled(ctx context.Context) (int, error) {
+	var ids []int64
+	now := db.now()
+	if err := db.gorm.WithContext(ctx).Model(&siteRow{}).Where("uninstalled_at IS NOT NULL AND purge_after <= ?", now).Pluck("id", &ids).Error; err != nil {
+		return 0, dbError(err, "sites")
+	}
+	for _, id := range ids {
+		err := db.tx(ctx, func(tx *gorm.DB) error {
+			for _, t := range siteTables {
+				if err := tx.Exec("DELETE FROM "+t+" WHERE site_id = ?", id).Error; err != nil {
+					return err
+				}
+			}
+			if err := tx.Model(&siteRow{}).Where("id = ?", id).Update("purge_after", nil).Error; err != nil {
+				return err
+			}
+			return audit(tx, id, "data_deleted", "the grace period after uninstall ended", now)
+		})
+		if err != nil {
+			return 0, dbError(err, "site")
+		}
+	}
+	return len(ids), nil
+}
+
+// DeleteOldDeliveries trims the delivery log: settled deliveries received before cutoff go.
+// Rows still waiting for a worker stay, however old.
+func (db *DB) DeleteOldDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := db.gorm.WithContext(ctx).Exec("DELETE FROM inbox WHERE received_at < ? AND status <> ?", cutoff.UTC(), StatusAccepted)
+	if res.Error != nil {
+		return 0, dbError(res.Error, "inbox")
+	}
+	dup := db.gorm.WithContext(ctx).Exec("DELETE FROM inbox_duplicates WHERE received_at < ?", cutoff.UTC())
+	return res.RowsAffected + dup.RowsAffected, dbError(dup.Error, "inbox")
+}
