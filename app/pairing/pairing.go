@@ -32,7 +32,7 @@ type Half struct {
 	EnrollmentID int64     // 0 when the event does not say
 }
 
-// maxRun bounds one alignment: its traceback holds at most (maxRun/2)² bytes
+// maxRun bounds one alignment: its traceback holds about (maxRun/2)² bytes at most
 // (4 MiB). A longer cluster is cut into runs of maxRun halves; only pairs
 // across a cut can be lost, and reaching it takes a learner finishing a step
 // every half second for a quarter of an hour without a pause.
@@ -43,10 +43,10 @@ const maxRun = 4096
 // (if lesson a is before lesson b, a's partner is before b's partner), each
 // pair is within window (|Δt| <= window) and enrollment ids are equal when both
 // halves know theirs. Match returns the valid pairing with the most pairs, then
-// the least total |Δt|. Among equal ones it prefers pairing earlier halves,
-// where "earlier" is the order (At, ID), so the result depends only on the set
+// the least total |Δt|. Ties are broken by a fixed preference for pairing
+// earlier halves, in the order (At, ID), so the result depends only on the set
 // of halves, never on their order in the slice. A repeated ID keeps its
-// earliest half.
+// earliest half; halves of any other Kind are ignored.
 //
 // Cost: O(n log n) to sort, then O(n·k) time and memory, where k is the number
 // of progress halves within ±window of a lesson (a handful for real learners;

@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"strconv"
@@ -24,6 +25,10 @@ func decode(row store.InboxRow) *job {
 	j := &job{row: row}
 	j.ev, j.err = events.ParseEnvelope(row.Body)
 	if j.err != nil {
+		return j
+	}
+	if !events.KnownTopic(j.ev.Topic()) {
+		j.err = fmt.Errorf("%w: unknown topic %q", events.ErrMalformed, j.ev.Topic())
 		return j
 	}
 	switch j.ev.Topic() {

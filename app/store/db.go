@@ -188,3 +188,7 @@ func dbError(err error, what string) error {
 }
 
 var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}
+
+// Gorm is the underlying handle, for tests and tools that check the database directly.
+// Application code goes through the store's methods.
+func (db *DB) Gorm() *gorm.DB { return db.gorm }

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // Delivery statuses, as the delivery log shows them.
@@ -147,4 +150,61 @@ func (db *DB) InboxCount(ctx context.Context, siteID int64) (map[string]int64, e
 		out[r.Status] = r.N
 	}
 	return out, nil
+}
+
+// LoggedDelivery is one line of a site's delivery log.
+type LoggedDelivery struct {
+	ID         int64 // 0 for a duplicate (it has no inbox row of its own)
+	EventID    string
+	Topic      string
+	Status     string
+	Attempts   int
+	LastError  string
+	ReceivedAt time.Time
+}
+
+// DeliveryLog lists a site's deliveries, newest first, received before `before`.
+func (db *DB) DeliveryLog(ctx context.Context, siteID int64, before time.Time, limit int) ([]LoggedDelivery, error) {
+	var out, dups []LoggedDelivery
+	g := db.gorm.WithContext(ctx)
+	err := g.Table("inbox").Select("id, event_id, topic, status, attempts, last_error, received_at").
+		Where("site_id = ? AND received_at < ?", siteID, before.UTC()).Order("received_at DESC, id DESC").Limit(limit).Scan(&out).Error
+	if err != nil {
+		return nil, dbError(err, "delivery log")
+	}
+	var rows []struct {
+		EventID    string
+		ReceivedAt time.Time
+	}
+	err = g.Table("inbox_duplicates").Select("event_id, received_at").
+		Where("site_id = ? AND received_at < ?", siteID, before.UTC()).Order("received_at DESC").Limit(limit).Scan(&rows).Error
+	if err != nil {
+		return nil, dbError(err, "delivery log")
+	}
+	topics := map[string]string{}
+	for _, d := range out {
+		topics[d.EventID] = d.Topic
+	}
+	for _, r := range rows {
+		dups = append(dups, LoggedDelivery{EventID: r.EventID, Topic: topics[r.EventID], Status: StatusDuplicate, ReceivedAt: r.ReceivedAt})
+	}
+	out = append(out, dups...)
+	slices.SortStableFunc(out, func(a, b LoggedDelivery) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// Replay puts a failed or quarantined delivery of the site back in line for the workers.
+func (db *DB) Replay(ctx context.Context, siteID, id int64) error {
+	res := db.gorm.WithContext(ctx).Exec(`UPDATE inbox SET status = ?, attempts = 0, next_attempt_at = ?, last_error = '', processed_at = NULL
+		WHERE site_id = ? AND id = ? AND status IN (?, ?)`, StatusAccepted, db.now(), siteID, id, StatusFailed, StatusQuarantined)
+	if res.Error != nil {
+		return dbError(res.Error, "delivery")
+	}
+	if res.RowsAffected == 0 {
+		return stride.Errorf(stride.ENOTFOUND, "no failed or quarantined delivery %d", id)
+	}
+	return nil
 }
