@@ -17,7 +17,7 @@ type job struct {
 	ev         *events.Envelope
 	enrollment *events.Enrollment
 	lesson     *events.LessonCompleted
-	journey    int64 // lock key of the learner's journey in a course; 0 if none
+	locks      []int64 // lock keys of every record the event touches
 	err        error
 }
 
@@ -35,22 +35,42 @@ func decode(row store.InboxRow) *job {
 	case "enrollment.created", "enrollment.progress", "enrollment.completed", "enrollment.trial":
 		j.enrollment, j.err = events.ParseEnrollment(j.ev.Payload)
 		if j.err == nil {
-			j.journey = journeyKey(row.SiteID, int64(j.enrollment.User.ID), int64(j.enrollment.CourseID))
+			e := j.enrollment
+			j.locks = lockKeys(row.SiteID, "learner", int64(e.User.ID), "course", int64(e.CourseID),
+				"enrollment", int64(e.ID), "journey", journey(int64(e.User.ID), int64(e.CourseID)))
 		}
 	case "lesson.completed":
 		j.lesson, j.err = events.ParseLessonCompleted(j.ev.Payload)
 		if j.err == nil {
-			j.journey = journeyKey(row.SiteID, int64(j.lesson.User.ID), int64(j.lesson.Course.ID))
+			l := j.lesson
+			j.locks = lockKeys(row.SiteID, "learner", int64(l.User.ID), "course", int64(l.Course.ID),
+				"chapter", int64(l.Chapter.ID), "lesson", int64(l.Lesson.ID), "enrollment", int64(l.Enrollment.ID),
+				"journey", journey(int64(l.User.ID), int64(l.Course.ID)))
 		}
 	}
 	return j
 }
 
-func journeyKey(site, learner, course int64) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(strconv.FormatInt(site, 10) + ":" + strconv.FormatInt(learner, 10) + ":" + strconv.FormatInt(course, 10)))
-	return int64(h.Sum64())
+// lockKeys names, as numbers, the records an event touches: (kind, id) pairs of one site.
+// Workers take these locks in sorted order before touching any row, so two workers that
+// share a record take turns and never wait on each other in a cycle; and the two halves of
+// a learner step (same journey) are never paired by two workers at once.
+func lockKeys(site int64, kindIDs ...any) []int64 {
+	var keys []int64
+	for i := 0; i < len(kindIDs); i += 2 {
+		id := kindIDs[i+1].(int64)
+		if id == 0 {
+			continue
+		}
+		h := fnv.New64a()
+		h.Write([]byte(strconv.FormatInt(site, 10) + ":" + kindIDs[i].(string) + ":" + strconv.FormatInt(id, 10)))
+		keys = append(keys, int64(h.Sum64()))
+	}
+	return keys
 }
+
+// journey is a learner's path through one course, as one id for lockKeys.
+func journey(learner, course int64) int64 { return learner<<24 ^ course }
 
 func sortedUnique(keys []int64) []int64 {
 	slices.Sort(keys)
@@ -114,6 +134,9 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events
 	}
 	if err := s.ApplyEnrollment(u, at); err != nil {
 		return err
+	}
+	if ev.Action == "created" {
+		return w.settleFirstStep(s, learner, course, *u.EnrolledAt)
 	}
 	if ev.Action != "progress" || !e.Percentage.Set {
 		return nil

@@ -53,6 +53,20 @@ func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) error {
 	return s.SetPercentBefore(next.ID, h.PercentAfter)
 }
 
+// settleFirstStep gives the learner's first progress step in the course its "from" of 0
+// when the enrollment arrives after it: events come in any order.
+func (w *Worker) settleFirstStep(s *store.SiteTx, learner, course int64, enrolledAt time.Time) error {
+	first, err := s.NeighbourProgress(learner, course, enrolledAt.Add(-time.Millisecond), 0, true)
+	if err != nil || first == nil || first.BeforeGiven || first.PercentBefore != nil {
+		return err
+	}
+	if prev, err := s.NeighbourProgress(learner, course, first.OccurredAt, first.ID, false); err != nil || prev != nil {
+		return err
+	}
+	zero := 0.0
+	return s.SetPercentBefore(first.ID, &zero)
+}
+
 // rematch pairs the cluster of halves h belongs to: the run of the learner's halves in the
 // course that lie within the window of each other. Pairing is a function of that set alone,
 // so the order events arrive in does not matter, and a late half re-pairs its neighbours.

@@ -125,11 +125,9 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 	var keys []int64
 	for i, row := range rows {
 		jobs[i] = decode(row)
-		if jobs[i].err == nil && jobs[i].journey != 0 {
-			keys = append(keys, jobs[i].journey)
-		}
+		keys = append(keys, jobs[i].locks...)
 	}
-	if err := tx.LockJourneys(sortedUnique(keys)); err != nil {
+	if err := tx.Lock(sortedUnique(keys)); err != nil {
 		return err
 	}
 	now := w.clock.Now()

@@ -84,19 +84,13 @@ func (w *WorkTx) Failed(row InboxRow, cause error) error {
 		Updates(map[string]any{"status": StatusFailed, "attempts": row.Attempts + 1, "processed_at": w.now, "last_error": truncate(cause.Error())}).Error
 }
 
-// LockJourneys serialises work on the same learner journeys across workers, so the two
-// halves of a step applied by two workers at once still find each other. Keys must come
-// sorted, so that two workers never wait on each other in a cycle.
-func (w *WorkTx) LockJourneys(keys []int64) error {
-	if !w.db.postgres {
+// Lock takes transaction-scoped advisory locks on keys, in the order given (callers sort
+// them, so that two workers never wait on each other in a cycle), in one round trip.
+func (w *WorkTx) Lock(keys []int64) error {
+	if !w.db.postgres || len(keys) == 0 {
 		return nil // SQLite: the transaction already holds the only write lock
 	}
-	for _, k := range keys {
-		if err := w.tx.Exec("SELECT pg_advisory_xact_lock(?)", k).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.tx.Exec("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys).Error
 }
 
 func truncate(s string) string {
