@@ -185,6 +185,9 @@ func sameSite(site *stride.Site, ev *events.Envelope) bool {
 	return true
 }
 
+// Wake tells the local worker there is work (a replayed delivery).
+func (r *Receiver) Wake() { r.notify() }
+
 // Forget drops a cached site, after it was uninstalled or reinstalled.
 func (r *Receiver) Forget(subdomain string) { r.sites.forget(subdomain) }
 

@@ -197,3 +197,52 @@ func TestWaitForLessonMode(t *testing.T) {
 		t.Fatalf("old lone progress: %d", code)
 	}
 }
+
+// The dashboard lists deliveries and replays a quarantined one of its own site only;
+// a cross-site form post is refused.
+func TestDashboardReplay(t *testing.T) {
+	h := newHarness(t, "")
+	admin := browser()
+	h.installVia(admin, "acme")
+	acme := mustSite(t, h)
+	school := h.school()
+	h.deliver("acme", []byte(`{"broken": `), clientSecret)
+	h.deliver("school", []byte(`{"also broken": `), clientSecret)
+	_, page := get(t, admin, h.url+"/")
+	mustContain(t, page, "quarantined", `action="/deliveries/`)
+	if strings.Contains(page, "also broken") {
+		t.Fatal("another site's delivery is listed")
+	}
+	acmeLog, _ := h.db.DeliveryLog(context.Background(), acme.ID, time.Now().Add(time.Hour), 5)
+	schoolLog, _ := h.db.DeliveryLog(context.Background(), school.ID, time.Now().Add(time.Hour), 5)
+
+	post := func(id int64, header map[string]string) int {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/deliveries/%d/replay", h.url, id), nil)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		c := *admin
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(acmeLog[0].ID, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}); code != http.StatusForbidden {
+		t.Fatalf("cross-site post: %d", code)
+	}
+	if code := post(schoolLog[0].ID, nil); code != http.StatusNotFound {
+		t.Fatalf("replaying another site's delivery: %d", code)
+	}
+	if code := post(acmeLog[0].ID, map[string]string{"Sec-Fetch-Site": "same-origin"}); code != http.StatusSeeOther {
+		t.Fatalf("replay: %d", code)
+	}
+	if counts, _ := h.db.InboxCount(context.Background(), acme.ID); counts["accepted"] != 1 {
+		t.Fatalf("after replay: %v", counts)
+	}
+	if code := post(acmeLog[0].ID, nil); code != http.StatusNotFound {
+		t.Fatalf("replaying a delivery that is not failed or quarantined: %d", code)
+	}
+}

@@ -29,6 +29,7 @@ func (s *Server) routes() {
 
 	// The dashboard, behind a session bound to one site.
 	e.GET("/", s.handleDashboard, s.requireSession)
+	e.POST("/deliveries/:id/replay", s.handleReplay, s.requireSession)
 
 	e.GET("/healthz", s.handleHealth)
 	e.StaticFS("/static", web.Static())
