@@ -18,6 +18,15 @@ type dashboardPage struct {
 	Replayed   bool
 }
 
+// handleHome is the app URL: a signed launch from the Thinkific admin, or the dashboard of
+// the session's site.
+func (s *Server) handleHome(c echo.Context) error {
+	if c.QueryParam("hmac") != "" {
+		return s.handleLaunch(c)
+	}
+	return s.requireSession(s.handleDashboard)(c)
+}
+
 // handleDashboard is the site's overview: its webhooks and its latest deliveries.
 func (s *Server) handleDashboard(c echo.Context) error {
 	site := siteOf(c)

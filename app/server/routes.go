@@ -28,7 +28,7 @@ func (s *Server) routes() {
 	e.POST("/webhooks/thinkific", s.handleWebhook, middleware.BodyLimit(maxWebhookBody))
 
 	// The dashboard, behind a session bound to one site.
-	e.GET("/", s.handleDashboard, s.requireSession)
+	e.GET("/", s.handleHome)
 	e.POST("/deliveries/:id/replay", s.handleReplay, s.requireSession)
 
 	e.GET("/healthz", s.handleHealth)

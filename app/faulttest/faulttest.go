@@ -1,0 +1,228 @@
+//go:build fault
+
+// Package faulttest breaks Stride under load and checks what it promised Thinkific: a 2xx
+// answer means the delivery is stored, exactly once, and will be applied exactly once. The
+// tests run the real binary as a child process against a PostgreSQL cluster of their own,
+// then kill the server with SIGKILL or stop the database in the middle of a stream of signed
+// events. They carry the build tag fault, so plain `go test ./...` leaves them out:
+//
+//	go test -tags fault -count=1 ./app/faulttest/
+package faulttest
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+)
+
+const (
+	clientSecret = "fault-test-client-secret"
+	secretKey    = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+)
+
+// build compiles ./app/cmd/stride into dir and returns the binary's path.
+func build(dir string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside the module (go env GOMOD says %q)", gomod)
+	}
+	bin := filepath.Join(dir, "stride")
+	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/stride")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./app/cmd/stride: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// server is `stride serve` running as a child process; it can be killed and started again
+// on the same port and log file.
+type server struct {
+	t      testing.TB
+	bin    string
+	env    []string
+	URL    string
+	log    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func newServer(t testing.TB, bin string, pg *postgres) *server {
+	t.Helper()
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	s := &server{t: t, bin: bin, URL: url, log: filepath.Join(t.TempDir(), "stride.log")}
+	s.env = append(os.Environ(),
+		"PORT="+strconv.Itoa(port),
+		"APP_URL="+url,
+		"DATABASE_URL="+pg.URL,
+		"THINKIFIC_CLIENT_ID=fault-test",
+		"THINKIFIC_CLIENT_SECRET="+clientSecret,
+		"SECRET_KEY="+secretKey,
+		"LOG_LEVEL=warn",
+		// The webhook sweep must not reach the real Thinkific: a closed port fails at once.
+		"THINKIFIC_API_URL=http://127.0.0.1:1",
+		"THINKIFIC_SITE_URL=http://127.0.0.1:1/{subdomain}",
+	)
+	t.Cleanup(func() {
+		if s.running() {
+			s.kill()
+		}
+		if t.Failed() {
+			t.Logf("stride log (last lines):\n%s", tail(s.log, 40))
+		}
+	})
+	return s
+}
+
+// migrate runs `stride migrate`, as Heroku's release phase does.
+func (s *server) migrate() {
+	s.t.Helper()
+	cmd := exec.Command(s.bin, "migrate")
+	cmd.Env = s.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.t.Fatalf("stride migrate: %v\n%s", err, out)
+	}
+}
+
+// start runs `stride serve` and returns once /healthz answers 200.
+func (s *server) start() {
+	s.t.Helper()
+	f, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer f.Close() // the child has its own descriptor
+	s.cmd = exec.Command(s.bin, "serve")
+	s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr = s.env, f, f
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func() { s.cmd.Wait(); close(exited) }()
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(s.URL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-exited:
+			s.t.Fatalf("stride serve exited before it was healthy: %v\n%s", s.cmd.ProcessState, tail(s.log, 40))
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("stride serve not healthy within 20 s (last: %v)\n%s", err, tail(s.log, 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) running() bool {
+	if s.exited == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill sends SIGKILL, as a crashed dyno or an OOM kill would, and waits for the process.
+func (s *server) kill() {
+	s.signal(syscall.SIGKILL, 10*time.Second)
+}
+
+// stop sends SIGTERM, as Heroku does, and waits for the graceful shutdown.
+func (s *server) stop() {
+	s.signal(syscall.SIGTERM, 30*time.Second)
+}
+
+func (s *server) signal(sig syscall.Signal, wait time.Duration) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil && s.running() {
+		s.t.Fatalf("%v to stride: %v", sig, err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(wait):
+		s.cmd.Process.Kill()
+		s.t.Fatalf("stride did not exit within %v of %v", wait, sig)
+	}
+}
+
+// site is an installed Thinkific site the load is sent for.
+type site struct {
+	ID        int64
+	Subdomain string
+	GID       string // the tenant_global_id its events carry
+	TenantID  string
+}
+
+// installSites installs n sites directly in the store, without the OAuth dance.
+func installSites(t testing.TB, pg *postgres, n int) []site {
+	t.Helper()
+	key, _ := hex.DecodeString(secretKey)
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{DatabaseURL: pg.URL, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var sites []site
+	for i := range n {
+		s := site{
+			Subdomain: fmt.Sprintf("fault-school-%d", i+1),
+			GID:       fmt.Sprintf("7c1e9a52-%04d-4d6b-9f3e-0a5b8c2d%04d", i+1, i+1),
+			TenantID:  strconv.Itoa(91000 + i),
+		}
+		saved, _, err := db.SaveInstall(ctx, store.Install{Subdomain: s.Subdomain, GID: s.GID,
+			Tokens: stride.Tokens{Access: "access", Refresh: "refresh", Expiry: time.Now().Add(time.Hour)}})
+		if err != nil {
+			t.Fatalf("installing %s: %v", s.Subdomain, err)
+		}
+		s.ID = saved.ID
+		sites = append(sites, s)
+	}
+	return sites
+}
+
+// stack is one test's world: its own PostgreSQL, migrated, with sites installed, and
+// `stride serve` running against it.
+func stack(t *testing.T, bin string, sites int) (*postgres, *server, []site) {
+	t.Helper()
+	pg := startPostgres(t)
+	srv := newServer(t, bin, pg)
+	srv.migrate()
+	ss := installSites(t, pg, sites)
+	srv.start()
+	return pg, srv, ss
+}
