@@ -1,12 +1,5 @@
 //go:build fault
 
-// Package faulttest breaks Stride under load and checks what it promised Thinkific: a 2xx
-// answer means the delivery is stored, exactly once, and will be applied exactly once. The
-// tests run the real binary as a child process against a PostgreSQL cluster of their own,
-// then kill the server with SIGKILL or stop the database in the middle of a stream of signed
-// events. They carry the build tag fault, so plain `go test ./...` leaves them out:
-//
-//	go test -tags fault -count=1 ./app/faulttest/
 package faulttest
 
 import (
@@ -119,9 +112,10 @@ func (s *server) start() {
 	s.exited = exited
 	go func() { s.cmd.Wait(); close(exited) }()
 
+	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(s.URL + "/healthz")
+		resp, err := client.Get(s.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -159,7 +153,11 @@ func (s *server) kill() {
 
 // stop sends SIGTERM, as Heroku does, and waits for the graceful shutdown.
 func (s *server) stop() {
+	s.t.Helper()
 	s.signal(syscall.SIGTERM, 30*time.Second)
+	if !s.cmd.ProcessState.Success() {
+		s.t.Errorf("stride serve ended with %v after SIGTERM; want a clean exit", s.cmd.ProcessState)
+	}
 }
 
 func (s *server) signal(sig syscall.Signal, wait time.Duration) {

@@ -167,7 +167,10 @@ func (l *ledger) deliver(ev *event) answer {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		a.Status = resp.StatusCode
-		var out struct{ Status, EventID string }
+		var out struct {
+			Status  string `json:"status"`
+			EventID string `json:"event_id"`
+		}
 		if a.ok() && json.Unmarshal(body, &out) == nil {
 			a.Outcome = out.Status
 			if out.EventID != ev.ID {
@@ -238,9 +241,9 @@ func (l *ledger) load(ctx context.Context, gen *events, senders int) (wait func(
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				if a := l.deliver(gen.next()); !a.ok() {
-					time.Sleep(20 * time.Millisecond)
+					time.Sleep(50 * time.Millisecond)
 				} else {
-					time.Sleep(2 * time.Millisecond)
+					time.Sleep(5 * time.Millisecond)
 				}
 			}
 		})

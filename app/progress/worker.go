@@ -143,6 +143,7 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 			w.log.Warn("event failed", "site", j.row.SiteID, "event", j.row.EventID, "topic", j.row.Topic, "err", err)
 			err = tx.Failed(j.row, err)
 		default:
+			w.log.Info("event will be retried", "site", j.row.SiteID, "event", j.row.EventID, "attempt", j.row.Attempts+1, "err", err)
 			err = tx.Retry(j.row, err, now.Add(backoff(j.row.Attempts)))
 		}
 		if err != nil {

@@ -232,6 +232,7 @@ func TestPairingGroundTruth(t *testing.T) {
 					diff := append(missing, extra...)
 					t.Fatalf("%d steps, want %d:\n%s", len(got), len(g.steps), strings.Join(diff, "\n"))
 				}
+				h.checkRollups(site.ID)
 				t.Logf("%d deliveries, %d steps exact", len(now)+len(later), len(got))
 			})
 		})

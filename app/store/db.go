@@ -11,9 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"gorm.io/driver/postgres"
@@ -68,7 +70,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		// WAL lets readers run beside the writer; immediate transactions take the write lock
 		// at BEGIN, so two writers queue on busy_timeout instead of failing to upgrade.
-		dsn := "file:" + filepath.Join(o.DataDir, "stride.db") +
+		dsn := "file:" + uriPath(filepath.Join(o.DataDir, "stride.db")) +
 			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 			"&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
 		dialector = sqlite.Open(dsn)
@@ -94,6 +96,12 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// uriPath escapes a file path for an SQLite URI: unescaped, a '#' or '?' in DATA_DIR would
+// cut the path short and open another file.
+func uriPath(p string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(p)
 }
 
 // Postgres reports whether the store runs on PostgreSQL (else SQLite).
@@ -192,3 +200,16 @@ var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Opti
 // Gorm is the underlying handle, for tests and tools that check the database directly.
 // Application code goes through the store's methods.
 func (db *DB) Gorm() *gorm.DB { return db.gorm }
+
+// retryConflicts runs fn again, twice at most, when PostgreSQL aborted it for a deadlock or
+// a serialization failure: the transaction did nothing, and a second try usually passes.
+func (db *DB) retryConflicts(fn func() error) error {
+	var err error
+	for range 3 {
+		var pg *pgconn.PgError
+		if err = fn(); !errors.As(err, &pg) || (pg.Code != "40P01" && pg.Code != "40001") {
+			return err
+		}
+	}
+	return err
+}

@@ -38,10 +38,13 @@ func (s *SiteTx) AddHalf(h *Half) (inserted bool, err error) {
 	h.SiteID = s.siteID
 	h.OccurredAt = h.OccurredAt.UTC()
 	res := s.tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "site_id"}, {Name: "event_id"}}, DoNothing: true}).Create(h)
-	if res.Error != nil {
+	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
-	return res.RowsAffected == 1, nil
+	if h.Kind == HalfLesson && h.LessonID != nil {
+		return true, s.countCompletion(h)
+	}
+	return true, nil
 }
 
 // Halves lists a learner's halves in one course between from and to, in time order.

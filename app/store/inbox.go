@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -49,33 +50,43 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []Delivery) (isNew []bool
 			unique = append(unique, i)
 		}
 	}
-	err = db.tx(ctx, func(tx *gorm.DB) error {
-		inserted, err := db.insertInbox(tx, ds, unique)
-		if err != nil {
-			return err
+	// Two batches in flight that hold the same events must insert them in the same order,
+	// or each waits on the other's uncommitted row: a deadlock.
+	slices.SortFunc(unique, func(a, b int) int {
+		if c := cmp.Compare(ds[a].SiteID, ds[b].SiteID); c != 0 {
+			return c
 		}
-		var dups []Delivery
-		for i, d := range ds {
-			k := key{d.SiteID, d.EventID}
-			isNew[i] = first[k] == i && inserted[k.site][k.event]
-			if !isNew[i] {
-				dups = append(dups, d)
+		return strings.Compare(ds[a].EventID, ds[b].EventID)
+	})
+	err = db.retryConflicts(func() error {
+		return db.tx(ctx, func(tx *gorm.DB) error {
+			inserted, err := db.insertInbox(tx, ds, unique)
+			if err != nil {
+				return err
 			}
-		}
-		if len(dups) == 0 {
-			return nil
-		}
-		var sb strings.Builder
-		args := make([]any, 0, 3*len(dups))
-		sb.WriteString("INSERT INTO inbox_duplicates (site_id, event_id, received_at) VALUES ")
-		for i, d := range dups {
-			if i > 0 {
-				sb.WriteString(",")
+			var dups []Delivery
+			for i, d := range ds {
+				k := key{d.SiteID, d.EventID}
+				isNew[i] = first[k] == i && inserted[k.site][k.event]
+				if !isNew[i] {
+					dups = append(dups, d)
+				}
 			}
-			sb.WriteString("(?,?,?)")
-			args = append(args, d.SiteID, d.EventID, d.ReceivedAt.UTC())
-		}
-		return tx.Exec(sb.String(), args...).Error
+			if len(dups) == 0 {
+				return nil
+			}
+			var sb strings.Builder
+			args := make([]any, 0, 3*len(dups))
+			sb.WriteString("INSERT INTO inbox_duplicates (site_id, event_id, received_at) VALUES ")
+			for i, d := range dups {
+				if i > 0 {
+					sb.WriteString(",")
+				}
+				sb.WriteString("(?,?,?)")
+				args = append(args, d.SiteID, d.EventID, d.ReceivedAt.UTC())
+			}
+			return tx.Exec(sb.String(), args...).Error
+		})
 	})
 	if err != nil {
 		return nil, dbError(err, "inbox")

@@ -44,7 +44,7 @@ func (s *SiteTx) LearnTenant(tenantID string) error {
 }
 
 // siteTables hold a site's records; purging deletes from each, children first.
-var siteTables = []string{"learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox_duplicates", "inbox"}
+var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox_duplicates", "inbox"}
 
 // PurgeUninstalled deletes the records of sites uninstalled longer than their grace period.
 // The site row and its audit trail stay. It returns how many sites it purged.

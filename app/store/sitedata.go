@@ -88,7 +88,11 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 	if e.Activity {
 		activity = at
 	}
-	return s.tx.Exec(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
+	before, err := s.enrollmentState(e.ID)
+	if err != nil {
+		return err
+	}
+	err = s.tx.Exec(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
 			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at)
 		VALUES (?,?,?,?,COALESCE(CAST(? AS DOUBLE PRECISION), 0),?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (site_id, id) DO UPDATE SET
@@ -108,6 +112,14 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END`,
 		s.siteID, e.ID, e.LearnerID, e.CourseID, e.Percent, percentAt, utc(e.EnrolledAt), utc(e.StartedAt), utc(e.ActivatedAt),
 		utc(e.CompletedAt), utc(e.ExpiryDate), e.FreeTrial, activity, at).Error
+	if err != nil {
+		return err
+	}
+	after, err := s.enrollmentState(e.ID)
+	if err != nil {
+		return err
+	}
+	return s.countEnrollment(e.CourseID, before, after, at)
 }
 
 func utc(t *time.Time) any {

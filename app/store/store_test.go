@@ -303,3 +303,14 @@ func TestTokensNotStoredInClear(t *testing.T) {
 		check(t, out)
 	})
 }
+
+// A data directory whose name has URI characters still opens the right file.
+func TestSQLitePathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "odd#dir?x=%41")
+	db := openDB(t, "", dir)
+	install(t, db, "a", "gid-a", "x")
+	db.Close()
+	if _, err := os.Stat(filepath.Join(dir, "stride.db")); err != nil {
+		t.Fatalf("the database is not where DATA_DIR says: %v", err)
+	}
+}

@@ -1,0 +1,28 @@
+//go:build fault
+
+package faulttest
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// strideBin is the stride binary every test runs, built once.
+var strideBin string
+
+func TestMain(m *testing.M) { os.Exit(runTests(m)) }
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "stride-fault-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if strideBin, err = build(dir); err != nil {
+		fmt.Fprintf(os.Stderr, "faulttest: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
