@@ -36,25 +36,24 @@ func decode(row store.InboxRow) *job {
 		j.enrollment, j.err = events.ParseEnrollment(j.ev.Payload)
 		if j.err == nil {
 			e := j.enrollment
-			j.locks = lockKeys(row.SiteID, "learner", int64(e.User.ID), "course", int64(e.CourseID),
-				"enrollment", int64(e.ID), "journey", journey(int64(e.User.ID), int64(e.CourseID)))
+			j.locks = lockKeys(row.SiteID, "enrollment", int64(e.ID), "journey", journey(int64(e.User.ID), int64(e.CourseID)))
 		}
 	case "lesson.completed":
 		j.lesson, j.err = events.ParseLessonCompleted(j.ev.Payload)
 		if j.err == nil {
 			l := j.lesson
-			j.locks = lockKeys(row.SiteID, "learner", int64(l.User.ID), "course", int64(l.Course.ID),
-				"chapter", int64(l.Chapter.ID), "lesson", int64(l.Lesson.ID), "enrollment", int64(l.Enrollment.ID),
-				"journey", journey(int64(l.User.ID), int64(l.Course.ID)))
+			j.locks = lockKeys(row.SiteID, "enrollment", int64(l.Enrollment.ID), "journey", journey(int64(l.User.ID), int64(l.Course.ID)))
 		}
 	}
 	return j
 }
 
-// lockKeys names, as numbers, the records an event touches: (kind, id) pairs of one site.
-// Workers take these locks in sorted order before touching any row, so two workers that
-// share a record take turns and never wait on each other in a cycle; and the two halves of
-// a learner step (same journey) are never paired by two workers at once.
+// lockKeys names, as numbers, the records an event changes in place: (kind, id) pairs of one
+// site — its enrollment and the learner's journey in the course. Workers take these locks in
+// sorted order before touching any row, so two workers never change one enrollment at once
+// nor wait on each other in a cycle, and the two halves of a learner step are never paired
+// by two workers at once. Records many events share (learners, courses, counters) are
+// written with the batch, in key order, instead.
 func lockKeys(site int64, kindIDs ...any) []int64 {
 	var keys []int64
 	for i := 0; i < len(kindIDs); i += 2 {
@@ -83,9 +82,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	at := ev.CreatedAt
 	if ev.TenantID != "" && ev.TenantGlobalID != "" {
 		// The receiver checked the global id against the site; the pair teaches the tenant id.
-		if err := s.LearnTenant(ev.TenantID); err != nil {
-			return err
-		}
+		s.LearnTenant(ev.TenantID)
 	}
 	switch {
 	case j.enrollment != nil:
@@ -105,12 +102,8 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events.Enrollment) error {
 	at := ev.CreatedAt
 	learner, course := int64(e.User.ID), int64(e.CourseID)
-	if err := s.UpsertLearner(learnerOf(e.User), at); err != nil {
-		return err
-	}
-	if err := s.UpsertCourse(course, e.Course.Name, at); err != nil {
-		return err
-	}
+	s.UpsertLearner(learnerOf(e.User), at)
+	s.UpsertCourse(course, e.Course.Name, at)
 	u := store.Enrollment{ID: int64(e.ID), LearnerID: learner, CourseID: course,
 		StartedAt: e.StartedAt.Ptr(), ActivatedAt: e.ActivatedAt.Ptr(), CompletedAt: e.CompletedAt.Ptr(),
 		ExpiryDate: e.ExpiryDate.Ptr(), FreeTrial: e.FreeTrial}
@@ -154,24 +147,16 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events
 func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.LessonCompleted) error {
 	at := ev.CreatedAt
 	learner, course := int64(l.User.ID), int64(l.Course.ID)
-	if err := s.UpsertLearner(learnerOf(l.User), at); err != nil {
-		return err
-	}
-	if err := s.UpsertCourse(course, l.Course.Name, at); err != nil {
-		return err
-	}
+	s.UpsertLearner(learnerOf(l.User), at)
+	s.UpsertCourse(course, l.Course.Name, at)
 	h := &store.Half{EventID: ev.ID, Kind: store.HalfLesson, LearnerID: learner, CourseID: course, OccurredAt: at}
 	lesson := store.Lesson{ID: int64(l.Lesson.ID), CourseID: course, Name: l.Lesson.Name, Type: l.Lesson.Type, Position: l.Lesson.Position}
 	if l.Chapter.ID != 0 {
 		chapter := int64(l.Chapter.ID)
 		lesson.ChapterID, h.ChapterID = chapter, &chapter
-		if err := s.UpsertChapter(chapter, course, l.Chapter.Name, at); err != nil {
-			return err
-		}
+		s.UpsertChapter(chapter, course, l.Chapter.Name, at)
 	}
-	if err := s.UpsertLesson(lesson, at); err != nil {
-		return err
-	}
+	s.UpsertLesson(lesson, at)
 	h.LessonID = &lesson.ID
 	if l.Enrollment.ID != 0 {
 		enrollment := int64(l.Enrollment.ID)

@@ -10,47 +10,44 @@ import (
 // addHalf stores one half of a learner step, settles the percentages it moved between, and
 // re-pairs the halves around it. A half already stored (a replay) changes nothing.
 func (w *Worker) addHalf(s *store.SiteTx, h *store.Half) error {
+	var next *store.Half
+	if h.Kind == store.HalfProgress {
+		var err error
+		if next, err = w.settleBefore(s, h); err != nil {
+			return err
+		}
+	}
 	inserted, err := s.AddHalf(h)
 	if err != nil || !inserted {
 		return err
 	}
-	if h.Kind == store.HalfProgress {
-		if err := w.settleBefore(s, h); err != nil {
+	// Events arrive in any order: the step right after this one moved from this one.
+	if next != nil && !next.BeforeGiven {
+		if err := s.SetPercentBefore(next.ID, h.PercentAfter); err != nil {
 			return err
 		}
 	}
 	return w.rematch(s, h)
 }
 
-// settleBefore sets where this progress step moved from — the previous progress by event
-// time, or 0 when the enrollment began before it — and, since events arrive in any order,
-// the "from" of the step right after it.
-func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) error {
+// settleBefore sets where a progress step moved from — the previous progress by event time,
+// or 0 when the enrollment began before it — and returns the progress step after it.
+func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) (next *store.Half, err error) {
 	if !h.BeforeGiven {
-		prev, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, h.ID, false)
+		prev, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, 0, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		var before *float64
 		if prev != nil {
-			before = prev.PercentAfter
+			h.PercentBefore = prev.PercentAfter
 		} else if ok, err := s.EnrolledBefore(h.LearnerID, h.CourseID, h.OccurredAt); err != nil {
-			return err
+			return nil, err
 		} else if ok {
 			zero := 0.0
-			before = &zero
-		}
-		if before != nil {
-			if err := s.SetPercentBefore(h.ID, before); err != nil {
-				return err
-			}
+			h.PercentBefore = &zero
 		}
 	}
-	next, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, h.ID, true)
-	if err != nil || next == nil || next.BeforeGiven {
-		return err
-	}
-	return s.SetPercentBefore(next.ID, h.PercentAfter)
+	return s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, 0, true)
 }
 
 // settleFirstStep gives the learner's first progress step in the course its "from" of 0

@@ -32,6 +32,7 @@ type Worker struct {
 	log         *slog.Logger
 	wake        chan struct{}
 	onUninstall func(siteID int64)
+	careful     bool // the last batch failed as a whole: apply the next one event by event
 }
 
 // New returns a worker; onUninstall (may be nil) hears of each site it uninstalls.
@@ -98,7 +99,12 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := w.db.ClaimInbox(ctx, w.cfg.Batch, w.process)
+		careful := w.careful
+		n, err := w.db.ClaimInbox(ctx, w.cfg.Batch, careful, w.process)
+		w.careful = err != nil && !careful
+		if w.careful {
+			continue // the same rows again, each in a savepoint, to find which one fails
+		}
 		total += n
 		if err != nil || n < w.cfg.Batch {
 			return total, err
@@ -119,7 +125,8 @@ func (w *Worker) upkeep(ctx context.Context) {
 	}
 }
 
-// process applies one claimed batch in its transaction.
+// process applies one claimed batch in its transaction. Quickly, the first error aborts the
+// batch; carefully (see store.ClaimInbox), each event succeeds or fails on its own.
 func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 	jobs := make([]*job, len(rows))
 	var keys []int64
@@ -138,7 +145,9 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 		}
 		switch {
 		case err == nil:
-			err = tx.Processed(j.row)
+			tx.Processed(j.row)
+		case !tx.Careful():
+			return err
 		case errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrPayload) || j.row.Attempts+1 >= w.cfg.MaxAttempts:
 			w.log.Warn("event failed", "site", j.row.SiteID, "event", j.row.EventID, "topic", j.row.Topic, "err", err)
 			err = tx.Failed(j.row, err)

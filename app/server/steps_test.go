@@ -90,12 +90,12 @@ func journeys(seed uint64, learners, courses int) groundTruth {
 				if h.Kind == pairing.Lesson {
 					payload := map[string]any{"chapter": map[string]any{"id": 70 + h.ID%3, "name": "Chapter"},
 						"course": map[string]any{"id": course, "name": "Course"}, "user": user,
-						"lesson": map[string]any{"id": 10000 + h.ID, "name": fmt.Sprint("Lesson ", h.ID), "position": 1, "type": "Text"}}
+						"lesson": map[string]any{"id": course*100000 + h.ID, "name": fmt.Sprint("Lesson ", h.ID), "position": 1, "type": "Text"}}
 					if h.EnrollmentID != 0 {
 						payload["enrollment"] = map[string]any{"id": enrollment}
 					}
 					g.bodies = append(g.bodies, envelope(id, "lesson", "completed", at, payload))
-					s := step{Learner: learner, Course: course, Lesson: 10000 + h.ID, At: at.UnixMilli(), Before: -1, After: -1}
+					s := step{Learner: learner, Course: course, Lesson: course*100000 + h.ID, At: at.UnixMilli(), Before: -1, After: -1}
 					if p, ok := truth[h.ID]; ok {
 						s.Before, s.After = before[p], after[p]
 					}

@@ -37,12 +37,6 @@ func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Dur
 	return true, audit(tx, siteID, "uninstalled", "app.uninstalled received; data is deleted after "+now.Add(grace).Format(time.RFC3339)+" unless the site reinstalls", now)
 }
 
-// LearnTenant records the site's Thinkific tenant_id, once, unless another site has it.
-func (s *SiteTx) LearnTenant(tenantID string) error {
-	return s.tx.Exec(`UPDATE sites SET tenant_id = ? WHERE id = ? AND tenant_id IS NULL
-		AND NOT EXISTS (SELECT 1 FROM sites other WHERE other.tenant_id = ?)`, tenantID, s.siteID, tenantID).Error
-}
-
 // siteTables hold a site's records; purging deletes from each, children first.
 var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox_duplicates", "inbox"}
 

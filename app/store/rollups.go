@@ -12,33 +12,25 @@ func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 func bucket(percent float64) int { return int(math.Max(0, math.Min(100, math.Floor(percent)))) }
 
-func (s *SiteTx) bumpDaily(t time.Time, steps, completions, enrollments int) error {
-	return s.tx.Exec(`INSERT INTO daily_stats (site_id, day, steps, completions, enrollments) VALUES (?,?,?,?,?)
-		ON CONFLICT (site_id, day) DO UPDATE SET steps = daily_stats.steps + excluded.steps,
-		completions = daily_stats.completions + excluded.completions, enrollments = daily_stats.enrollments + excluded.enrollments`,
-		s.siteID, day(t), steps, completions, enrollments).Error
+func (s *SiteTx) bumpDaily(t time.Time, steps, completions, enrollments int64) {
+	s.buf.add("daily_stats", s.siteID, []any{day(t)}, steps, completions, enrollments)
 }
 
-func (s *SiteTx) bumpBucket(course int64, b, delta int) error {
-	return s.tx.Exec(`INSERT INTO progress_buckets (site_id, course_id, bucket, enrollments) VALUES (?,?,?,?)
-		ON CONFLICT (site_id, course_id, bucket) DO UPDATE SET enrollments = progress_buckets.enrollments + excluded.enrollments`,
-		s.siteID, course, b, delta).Error
+func (s *SiteTx) bumpBucket(course int64, b int, delta int64) {
+	s.buf.add("progress_buckets", s.siteID, []any{course, b}, delta)
 }
 
 // countCompletion records that a learner completed a lesson: the funnel counts each learner
 // once per lesson, and the day counts every learner step.
 func (s *SiteTx) countCompletion(h *Half) error {
-	if err := s.bumpDaily(h.OccurredAt, 1, 0, 0); err != nil {
-		return err
-	}
+	s.bumpDaily(h.OccurredAt, 1, 0, 0)
 	res := s.tx.Exec(`INSERT INTO lesson_completions (site_id, lesson_id, learner_id, course_id, first_at) VALUES (?,?,?,?,?)
 		ON CONFLICT (site_id, lesson_id, learner_id) DO NOTHING`, s.siteID, *h.LessonID, h.LearnerID, h.CourseID, h.OccurredAt.UTC())
 	if res.Error != nil || res.RowsAffected == 0 {
 		return res.Error
 	}
-	return s.tx.Exec(`INSERT INTO lesson_stats (site_id, lesson_id, course_id, learners) VALUES (?,?,?,1)
-		ON CONFLICT (site_id, lesson_id) DO UPDATE SET learners = lesson_stats.learners + 1`,
-		s.siteID, *h.LessonID, h.CourseID).Error
+	s.buf.add("lesson_stats", s.siteID, []any{*h.LessonID, h.CourseID}, 1)
+	return nil
 }
 
 type enrollmentState struct {
@@ -57,28 +49,19 @@ func (s *SiteTx) enrollmentState(id int64) (*enrollmentState, error) {
 }
 
 // countEnrollment moves the rollups from what an enrollment was to what it is now.
-func (s *SiteTx) countEnrollment(course int64, before, after *enrollmentState, at time.Time) error {
+func (s *SiteTx) countEnrollment(course int64, before, after *enrollmentState, at time.Time) {
 	if before == nil {
 		enrolled := at
 		if after.EnrolledAt != nil {
 			enrolled = *after.EnrolledAt
 		}
-		if err := s.bumpDaily(enrolled, 0, 0, 1); err != nil {
-			return err
-		}
-		if err := s.bumpBucket(course, bucket(after.Percent), 1); err != nil {
-			return err
-		}
+		s.bumpDaily(enrolled, 0, 0, 1)
+		s.bumpBucket(course, bucket(after.Percent), 1)
 	} else if bucket(before.Percent) != bucket(after.Percent) {
-		if err := s.bumpBucket(course, bucket(before.Percent), -1); err != nil {
-			return err
-		}
-		if err := s.bumpBucket(course, bucket(after.Percent), 1); err != nil {
-			return err
-		}
+		s.bumpBucket(course, bucket(before.Percent), -1)
+		s.bumpBucket(course, bucket(after.Percent), 1)
 	}
 	if (before == nil || before.CompletedAt == nil) && after.CompletedAt != nil {
-		return s.bumpDaily(*after.CompletedAt, 0, 1, 0)
+		s.bumpDaily(*after.CompletedAt, 0, 1, 0)
 	}
-	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -12,6 +13,7 @@ type SiteTx struct {
 	db     *DB
 	tx     *gorm.DB
 	siteID int64
+	buf    *buffer // writes to shared records, sent with the batch
 }
 
 // SiteID is the site this view is bound to.
@@ -29,41 +31,35 @@ type Lesson struct {
 	Position                int
 }
 
-// The upserts below take an event's time: a record changes only when the event is at least
-// as new as what the record holds, so a late older event never overwrites newer data.
+// The records below are written with the batch (see WorkTx), each only by an event at
+// least as new as what it holds, so a late older event never overwrites newer data.
 
-func (s *SiteTx) UpsertLearner(l Learner, at time.Time) error {
-	return s.tx.Exec(`INSERT INTO learners (site_id, id, email, first_name, last_name, seen_at) VALUES (?,?,?,?,?,?)
-		ON CONFLICT (site_id, id) DO UPDATE SET email = excluded.email, first_name = excluded.first_name,
-		last_name = excluded.last_name, seen_at = excluded.seen_at WHERE learners.seen_at <= excluded.seen_at`,
-		s.siteID, l.ID, l.Email, l.FirstName, l.LastName, at.UTC()).Error
+func (s *SiteTx) key(ids ...any) rowKey { return rowKey{site: s.siteID, id: fmt.Sprint(ids...)} }
+
+func (s *SiteTx) UpsertLearner(l Learner, at time.Time) {
+	s.buf.put("learners", s.key(l.ID), at, s.siteID, l.ID, l.Email, l.FirstName, l.LastName, at.UTC())
 }
 
-func (s *SiteTx) UpsertCourse(id int64, name string, at time.Time) error {
-	return s.tx.Exec(`INSERT INTO courses (site_id, id, name, seen_at) VALUES (?,?,?,?)
-		ON CONFLICT (site_id, id) DO UPDATE SET name = excluded.name, seen_at = excluded.seen_at
-		WHERE courses.seen_at <= excluded.seen_at AND excluded.name <> ''`,
-		s.siteID, id, name, at.UTC()).Error
+func (s *SiteTx) UpsertCourse(id int64, name string, at time.Time) {
+	if name != "" { // enrollment events may name the course, or only give its id
+		s.buf.put("courses", s.key(id), at, s.siteID, id, name, at.UTC())
+	}
 }
 
-func (s *SiteTx) UpsertChapter(id, courseID int64, name string, at time.Time) error {
-	return s.tx.Exec(`INSERT INTO chapters (site_id, id, course_id, name, seen_at) VALUES (?,?,?,?,?)
-		ON CONFLICT (site_id, id) DO UPDATE SET course_id = excluded.course_id, name = excluded.name, seen_at = excluded.seen_at
-		WHERE chapters.seen_at <= excluded.seen_at`,
-		s.siteID, id, courseID, name, at.UTC()).Error
+func (s *SiteTx) UpsertChapter(id, courseID int64, name string, at time.Time) {
+	s.buf.put("chapters", s.key(id), at, s.siteID, id, courseID, name, at.UTC())
 }
 
-func (s *SiteTx) UpsertLesson(l Lesson, at time.Time) error {
+func (s *SiteTx) UpsertLesson(l Lesson, at time.Time) {
 	var chapter any
 	if l.ChapterID != 0 {
 		chapter = l.ChapterID
 	}
-	return s.tx.Exec(`INSERT INTO lessons (site_id, id, course_id, chapter_id, name, position, lesson_type, seen_at) VALUES (?,?,?,?,?,?,?,?)
-		ON CONFLICT (site_id, id) DO UPDATE SET course_id = excluded.course_id, chapter_id = excluded.chapter_id,
-		name = excluded.name, position = excluded.position, lesson_type = excluded.lesson_type, seen_at = excluded.seen_at
-		WHERE lessons.seen_at <= excluded.seen_at`,
-		s.siteID, l.ID, l.CourseID, chapter, l.Name, l.Position, l.Type, at.UTC()).Error
+	s.buf.put("lessons", s.key(l.ID), at, s.siteID, l.ID, l.CourseID, chapter, l.Name, l.Position, l.Type, at.UTC())
 }
+
+// LearnTenant records the site's Thinkific tenant_id, once, unless another site has it.
+func (s *SiteTx) LearnTenant(tenantID string) { s.buf.tenants[s.siteID] = tenantID }
 
 // Enrollment is what one event says of an enrollment. Nil fields say nothing.
 type Enrollment struct {
@@ -88,11 +84,20 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 	if e.Activity {
 		activity = at
 	}
+	if e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil {
+		// Only activity (a lesson completed): one statement when the enrollment exists.
+		res := s.tx.Exec(`UPDATE enrollments SET last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < ?
+			THEN ? ELSE last_activity_at END WHERE site_id = ? AND id = ?`, at, at, s.siteID, e.ID)
+		if res.Error != nil || res.RowsAffected > 0 {
+			return res.Error
+		}
+	}
 	before, err := s.enrollmentState(e.ID)
 	if err != nil {
 		return err
 	}
-	err = s.tx.Exec(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
+	var after []enrollmentState
+	err = s.tx.Raw(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
 			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at)
 		VALUES (?,?,?,?,COALESCE(CAST(? AS DOUBLE PRECISION), 0),?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (site_id, id) DO UPDATE SET
@@ -109,17 +114,15 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 			free_trial = CASE WHEN enrollments.seen_at <= excluded.seen_at THEN excluded.free_trial ELSE enrollments.free_trial END,
 			last_activity_at = CASE WHEN enrollments.last_activity_at IS NULL OR enrollments.last_activity_at < excluded.last_activity_at
 				THEN COALESCE(excluded.last_activity_at, enrollments.last_activity_at) ELSE enrollments.last_activity_at END,
-			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END`,
+			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END
+		RETURNING percent, completed_at, enrolled_at`,
 		s.siteID, e.ID, e.LearnerID, e.CourseID, e.Percent, percentAt, utc(e.EnrolledAt), utc(e.StartedAt), utc(e.ActivatedAt),
-		utc(e.CompletedAt), utc(e.ExpiryDate), e.FreeTrial, activity, at).Error
-	if err != nil {
+		utc(e.CompletedAt), utc(e.ExpiryDate), e.FreeTrial, activity, at).Scan(&after).Error
+	if err != nil || len(after) == 0 {
 		return err
 	}
-	after, err := s.enrollmentState(e.ID)
-	if err != nil {
-		return err
-	}
-	return s.countEnrollment(e.CourseID, before, after, at)
+	s.countEnrollment(e.CourseID, before, &after[0], at)
+	return nil
 }
 
 func utc(t *time.Time) any {

@@ -1,7 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -17,18 +22,26 @@ type InboxRow struct {
 	Attempts int
 }
 
-// WorkTx is one worker transaction over a batch of claimed inbox rows.
+// WorkTx is one worker transaction over a batch of claimed inbox rows. Writes to records
+// that many events share — learners, courses, chapters, lessons, counters — are gathered
+// and written once per batch at the end, in key order, so a batch costs a few statements
+// per event and two workers never deadlock on a shared row.
 type WorkTx struct {
-	db  *DB
-	tx  *gorm.DB
-	now time.Time
+	db        *DB
+	tx        *gorm.DB
+	now       time.Time
+	careful   bool
+	batch     *buffer
+	processed []int64
 }
 
 // ClaimInbox claims up to limit due rows and runs fn on them in one transaction. On
 // PostgreSQL the rows are locked with SKIP LOCKED, so several workers in several processes
 // take disjoint batches; a worker that dies releases its rows with its connection. On
-// SQLite the transaction holds the write lock. It returns how many rows it claimed.
-func (db *DB) ClaimInbox(ctx context.Context, limit int, fn func(w *WorkTx, rows []InboxRow) error) (int, error) {
+// SQLite the transaction holds the write lock. careful runs each event in a savepoint, so
+// that one failing event does not undo the others; without it a failure undoes the batch
+// (fn should then be called again carefully). It returns how many rows it claimed.
+func (db *DB) ClaimInbox(ctx context.Context, limit int, careful bool, fn func(w *WorkTx, rows []InboxRow) error) (int, error) {
 	n := 0
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		now := db.now()
@@ -46,31 +59,41 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, fn func(w *WorkTx, rows
 		if n == 0 {
 			return nil
 		}
-		return fn(&WorkTx{db: db, tx: tx, now: now}, rows)
+		w := &WorkTx{db: db, tx: tx, now: now, careful: careful, batch: newBuffer()}
+		if err := fn(w, rows); err != nil {
+			return err
+		}
+		return w.flush()
 	})
 	return n, dbError(err, "inbox")
 }
 
-// Apply runs fn for one row inside a savepoint: if fn fails, what it wrote is undone and
-// the rest of the batch goes on.
+// Apply runs fn for one row. Carefully, it runs in a savepoint: if fn fails, what it wrote
+// is undone and the rest of the batch goes on.
 func (w *WorkTx) Apply(row InboxRow, fn func(s *SiteTx) error) error {
+	s := &SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db, buf: newBuffer()}
+	if !w.careful {
+		if err := fn(s); err != nil {
+			return err
+		}
+		w.batch.merge(s.buf)
+		return nil
+	}
 	if err := w.tx.SavePoint("event").Error; err != nil {
 		return err
 	}
-	if err := fn(&SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db}); err != nil {
+	if err := fn(s); err != nil {
 		if rerr := w.tx.RollbackTo("event").Error; rerr != nil {
 			return rerr
 		}
 		return err
 	}
+	w.batch.merge(s.buf)
 	return nil
 }
 
-// Processed marks a row applied.
-func (w *WorkTx) Processed(row InboxRow) error {
-	return w.tx.Table("inbox").Where("id = ?", row.ID).
-		Updates(map[string]any{"status": StatusProcessed, "attempts": row.Attempts + 1, "processed_at": w.now, "last_error": ""}).Error
-}
+// Processed marks a row applied (written with the batch).
+func (w *WorkTx) Processed(row InboxRow) { w.processed = append(w.processed, row.ID) }
 
 // Retry puts a row back for another attempt at next.
 func (w *WorkTx) Retry(row InboxRow, cause error, next time.Time) error {
@@ -93,9 +116,186 @@ func (w *WorkTx) Lock(keys []int64) error {
 	return w.tx.Exec("SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k", keys).Error
 }
 
+func (w *WorkTx) flush() error {
+	if err := w.batch.write(w.tx); err != nil {
+		return err
+	}
+	if len(w.processed) == 0 {
+		return nil
+	}
+	return w.tx.Exec("UPDATE inbox SET status = ?, attempts = attempts + 1, processed_at = ?, last_error = '' WHERE id IN ?",
+		StatusProcessed, w.now, w.processed).Error
+}
+
 func truncate(s string) string {
 	if len(s) > 1000 {
 		return s[:1000]
 	}
 	return s
 }
+
+// buffer gathers writes to shared records: the newest version of each record, and the sum
+// of each counter's changes.
+type buffer struct {
+	rows     map[string]map[rowKey]upsert   // table → key → newest row
+	counters map[string]map[rowKey]*counter // table → key → deltas
+	tenants  map[int64]string
+}
+
+type rowKey struct {
+	site int64
+	id   string // the rest of the primary key, as text
+}
+
+type upsert struct {
+	at   time.Time
+	vals []any // in the table's column order (see upserts)
+}
+
+type counter struct {
+	keys   []any // the key columns after site_id
+	deltas []int64
+}
+
+func newBuffer() *buffer {
+	return &buffer{rows: map[string]map[rowKey]upsert{}, counters: map[string]map[rowKey]*counter{}, tenants: map[int64]string{}}
+}
+
+func (b *buffer) put(table string, k rowKey, at time.Time, vals ...any) {
+	if b.rows[table] == nil {
+		b.rows[table] = map[rowKey]upsert{}
+	}
+	if cur, ok := b.rows[table][k]; !ok || !at.Before(cur.at) {
+		b.rows[table][k] = upsert{at: at, vals: vals}
+	}
+}
+
+// add adds deltas (one per counted column of table) to the counter row at keys.
+func (b *buffer) add(table string, site int64, keys []any, deltas ...int64) {
+	if b.counters[table] == nil {
+		b.counters[table] = map[rowKey]*counter{}
+	}
+	k := rowKey{site: site, id: fmt.Sprint(keys[:keyCols(table)]...)}
+	c := b.counters[table][k]
+	if c == nil {
+		c = &counter{keys: keys, deltas: make([]int64, len(deltas))}
+		b.counters[table][k] = c
+	}
+	for i, d := range deltas {
+		c.deltas[i] += d
+	}
+}
+
+func (b *buffer) merge(o *buffer) {
+	for t, m := range o.rows {
+		for k, u := range m {
+			b.put(t, k, u.at, u.vals...)
+		}
+	}
+	for t, m := range o.counters {
+		for k, c := range m {
+			b.add(t, k.site, c.keys, c.deltas...)
+		}
+	}
+	for s, t := range o.tenants {
+		b.tenants[s] = t
+	}
+}
+
+// upserts are the shared records, each written only by an event at least as new as it.
+var upserts = map[string]struct{ cols, set string }{
+	"learners": {"site_id, id, email, first_name, last_name, seen_at",
+		"email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name, seen_at = excluded.seen_at"},
+	"courses":  {"site_id, id, name, seen_at", "name = excluded.name, seen_at = excluded.seen_at"},
+	"chapters": {"site_id, id, course_id, name, seen_at", "course_id = excluded.course_id, name = excluded.name, seen_at = excluded.seen_at"},
+	"lessons": {"site_id, id, course_id, chapter_id, name, position, lesson_type, seen_at",
+		"course_id = excluded.course_id, chapter_id = excluded.chapter_id, name = excluded.name, position = excluded.position, lesson_type = excluded.lesson_type, seen_at = excluded.seen_at"},
+}
+
+// counters are the rollups: their key columns after site_id, and their counted columns.
+var counters = map[string]struct{ keys, cols []string }{
+	"daily_stats":      {[]string{"day"}, []string{"steps", "completions", "enrollments"}},
+	"progress_buckets": {[]string{"course_id", "bucket"}, []string{"enrollments"}},
+	"lesson_stats":     {[]string{"lesson_id", "course_id"}, []string{"learners"}},
+}
+
+// write sends the buffer in key order: one multi-row statement per table.
+func (b *buffer) write(tx *gorm.DB) error {
+	for _, table := range slices.Sorted(maps.Keys(b.rows)) {
+		m, u := b.rows[table], upserts[table]
+		var sb strings.Builder
+		var args []any
+		fmt.Fprintf(&sb, "INSERT INTO %s (%s) VALUES ", table, u.cols)
+		for i, k := range sortedKeys(m) {
+			vals := m[k].vals
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(" + strings.Repeat("?,", len(vals)-1) + "?)")
+			args = append(args, vals...)
+		}
+		fmt.Fprintf(&sb, " ON CONFLICT (site_id, id) DO UPDATE SET %s WHERE %s.seen_at <= excluded.seen_at", u.set, table)
+		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	for _, table := range slices.Sorted(maps.Keys(b.counters)) {
+		m, c := b.counters[table], counters[table]
+		var sb strings.Builder
+		var args []any
+		fmt.Fprintf(&sb, "INSERT INTO %s (site_id, %s, %s) VALUES ", table, strings.Join(c.keys, ", "), strings.Join(c.cols, ", "))
+		for i, k := range sortedKeys(m) {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(" + strings.Repeat("?,", len(c.keys)+len(c.cols)) + "?)")
+			args = append(args, k.site)
+			args = append(args, m[k].keys...)
+			for _, d := range m[k].deltas {
+				args = append(args, d)
+			}
+		}
+		var set []string
+		for _, col := range c.cols {
+			set = append(set, fmt.Sprintf("%s = %s.%s + excluded.%s", col, table, col, col))
+		}
+		fmt.Fprintf(&sb, " ON CONFLICT (site_id, %s) DO UPDATE SET %s", strings.Join(c.keys[:keyCols(table)], ", "), strings.Join(set, ", "))
+		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			return err
+		}
+	}
+	for _, site := range slices.Sorted(maps.Keys(b.tenants)) {
+		t := b.tenants[site]
+		if err := tx.Exec(`UPDATE sites SET tenant_id = ? WHERE id = ? AND tenant_id IS NULL
+			AND NOT EXISTS (SELECT 1 FROM sites other WHERE other.tenant_id = ?)`, t, site, t).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyCols is how many of a counter table's key columns form its primary key (lesson_stats
+// carries course_id beside its key).
+func keyCols(table string) int {
+	if table == "lesson_stats" {
+		return 1
+	}
+	return len(counters[table].keys)
+}
+
+func sortedKeys[V any](m map[rowKey]V) []rowKey {
+	keys := make([]rowKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b rowKey) int {
+		if c := cmp.Compare(a.site, b.site); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return keys
+}
+
+// Careful reports whether each event runs in its own savepoint.
+func (w *WorkTx) Careful() bool { return w.careful }
