@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io/fs"
 	"path"
+	"strconv"
 	"time"
 )
 
@@ -31,6 +32,38 @@ func Pages() (map[string]*template.Template, error) {
 	}
 	funcs := template.FuncMap{
 		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"when": func(t *time.Time) string {
+			if t == nil || t.IsZero() {
+				return "—"
+			}
+			return t.UTC().Format("2 Jan 2006 15:04")
+		},
+		"pct": func(p any) string {
+			switch v := p.(type) {
+			case float64:
+				return strconv.FormatFloat(v, 'f', -1, 64) + "%"
+			case *float64:
+				if v != nil {
+					return strconv.FormatFloat(*v, 'f', -1, 64) + "%"
+				}
+			}
+			return "?"
+		},
+		"width": func(n, max int64) int {
+			if max <= 0 {
+				return 0
+			}
+			return int(100 * n / max)
+		},
+		"add":  func(a, b int) int { return a + b },
+		"itoa": strconv.Itoa,
+		"dict": func(kv ...string) map[string]string {
+			m := map[string]string{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i]] = kv[i+1]
+			}
+			return m
+		},
 	}
 	out := map[string]*template.Template{}
 	for _, p := range pages {

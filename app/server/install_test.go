@@ -20,11 +20,14 @@ import (
 func TestInstallEndToEnd(t *testing.T) {
 	dbKinds(t, func(t *testing.T, dbURL string) {
 		h := newHarness(t, dbURL)
-		resp, page := h.installVia(browser(), "acme")
+		admin := browser()
+		resp, page := h.installVia(admin, "acme")
 		if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
 			t.Fatalf("landed on %s with %d", resp.Request.URL, resp.StatusCode)
 		}
-		mustContain(t, page, "Stride is installed on acme", "enrollment.progress", "lesson.completed")
+		mustContain(t, page, "Learner progress on acme")
+		_, page = get(t, admin, h.url+"/connection")
+		mustContain(t, page, "enrollment.progress", "lesson.completed", "active")
 
 		auth := h.requests("GET", "/sites/acme/oauth2/authorize")
 		if len(auth) != 1 {

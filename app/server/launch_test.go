@@ -44,7 +44,7 @@ func TestLaunch(t *testing.T) {
 					t.Fatalf("answered %d, want %d", resp.StatusCode, tc.want)
 				}
 				if tc.want == 200 {
-					mustContain(t, page, "Stride is installed on acme")
+					mustContain(t, page, "Learner progress on acme")
 					if strings.Contains(page, "beta") {
 						t.Fatal("another site's name on the page")
 					}
@@ -54,7 +54,7 @@ func TestLaunch(t *testing.T) {
 					}
 					return
 				}
-				if strings.Contains(page, "acme") || strings.Contains(page, "Latest deliveries") {
+				if strings.Contains(page, "acme") || strings.Contains(page, "Learner progress") {
 					t.Fatal("a refused launch shows site data")
 				}
 			})

@@ -208,7 +208,7 @@ func TestDashboardReplay(t *testing.T) {
 	school := h.school()
 	h.deliver("acme", []byte(`{"broken": `), clientSecret)
 	h.deliver("school", []byte(`{"also broken": `), clientSecret)
-	_, page := get(t, admin, h.url+"/")
+	_, page := get(t, admin, h.url+"/connection")
 	mustContain(t, page, "quarantined", `action="/deliveries/`)
 	if strings.Contains(page, "also broken") {
 		t.Fatal("another site's delivery is listed")

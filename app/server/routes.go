@@ -27,9 +27,15 @@ func (s *Server) routes() {
 	e.GET("/oauth/callback", s.handleCallback)
 	e.POST("/webhooks/thinkific", s.handleWebhook, middleware.BodyLimit(maxWebhookBody))
 
-	// The dashboard, behind a session bound to one site.
+	// The dashboard: the launch, then pages behind a session bound to one site.
 	e.GET("/", s.handleHome)
-	e.POST("/deliveries/:id/replay", s.handleReplay, s.requireSession)
+	site := e.Group("", s.requireSession)
+	site.GET("/courses/:id", s.handleCourse)
+	site.GET("/learners/:id", s.handleLearner)
+	site.GET("/connection", s.handleConnection)
+	site.POST("/deliveries/:id/replay", s.handleReplay)
+	site.GET("/export/steps.csv", s.handleExportSteps)
+	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 
 	e.GET("/healthz", s.handleHealth)
 	e.StaticFS("/static", web.Static())

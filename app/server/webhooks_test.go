@@ -65,10 +65,12 @@ func TestSweepRestoresWebhooks(t *testing.T) {
 // Thinkific refusing a webhook (422) is recorded per topic and shown; the rest register.
 func TestReconcileRecords422(t *testing.T) {
 	h := newHarness(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.StrictHTTPS = true })
-	resp, page := h.installVia(browser(), "acme")
+	admin := browser()
+	resp, _ := h.installVia(admin, "acme")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("install: %d", resp.StatusCode)
 	}
+	_, page := get(t, admin, h.url+"/connection")
 	recorded, _ := h.db.Webhooks(context.Background(), mustSite(t, h).ID)
 	if len(recorded) != len(stride.WebhookTopics) {
 		t.Fatalf("recorded %d", len(recorded))

@@ -213,3 +213,5 @@ func (db *DB) retryConflicts(fn func() error) error {
 	}
 	return err
 }
+
+func notFound(what string) error { return stride.Errorf(stride.ENOTFOUND, "%s not found", what) }

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+)
+
+type coursePage struct {
+	page
+	Course   *store.CourseSummary
+	Funnel   []store.FunnelStep
+	Max      int64 // the funnel's widest bar
+	Learners []store.LearnerRow
+	Total    int64
+	Query    store.LearnerQuery
+	Statuses []string
+	Pages    int
+	Link     func(change map[string]string) string
+}
+
+const learnersPerPage = 50
+
+// handleCourse shows a course's drop-off funnel and its learners.
+func (s *Server) handleCourse(c echo.Context) error {
+	site := siteOf(c)
+	ctx := c.Request().Context()
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v := s.db.View(site.ID)
+	course, err := v.Course(ctx, id)
+	if err != nil {
+		return err
+	}
+	funnel, err := v.Funnel(ctx, id)
+	if err != nil {
+		return err
+	}
+	q := store.LearnerQuery{Status: c.QueryParam("status"), Search: c.QueryParam("q"), Sort: c.QueryParam("sort"),
+		Desc: c.QueryParam("dir") != "asc", Size: learnersPerPage}
+	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	q.Page = max(q.Page, 1)
+	statuses := []string{store.NotStarted, store.InProgress, store.Stalled, store.Completed}
+	if q.Status != "" && !contains(statuses, q.Status) {
+		return stride.Errorf(stride.EINVALID, "Unknown status %q.", q.Status)
+	}
+	learners, total, err := v.Learners(ctx, id, q, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	p := coursePage{page: page{site, "overview"}, Course: course, Funnel: funnel, Learners: learners, Total: total,
+		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage)}
+	for _, f := range funnel {
+		p.Max = max(p.Max, f.Learners)
+	}
+	base := c.Request().URL.Query()
+	p.Link = func(change map[string]string) string {
+		q := url.Values{}
+		for k, v := range base {
+			q[k] = v
+		}
+		for k, v := range change {
+			if v == "" {
+				q.Del(k)
+			} else {
+				q.Set(k, v)
+			}
+		}
+		return "/courses/" + strconv.FormatInt(id, 10) + "?" + q.Encode()
+	}
+	return s.render(c, http.StatusOK, "course.html", p)
+}
+
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, stride.Errorf(stride.ENOTFOUND, "Not found.")
+	}
+	return id, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

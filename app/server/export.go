@@ -1,0 +1,111 @@
+package server
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+)
+
+var (
+	stepsHeader       = []string{"occurred_at", "learner_id", "learner_email", "course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "percent_before", "percent_after"}
+	enrollmentsHeader = []string{"enrollment_id", "learner_id", "learner_email", "course_id", "course_name", "percent_complete", "status", "started_at", "completed_at", "last_activity_at"}
+)
+
+// handleExportSteps streams the site's paired timeline as CSV, any size.
+func (s *Server) handleExportSteps(c echo.Context) error {
+	course, err := courseFilter(c)
+	if err != nil {
+		return err
+	}
+	w := startCSV(c, "steps", stepsHeader)
+	err = s.db.View(siteOf(c).ID).EachStep(c.Request().Context(), course, func(st *store.Step) error {
+		return w.Write([]string{stamp(&st.OccurredAt), id(st.LearnerID), safe(st.Email), id(st.CourseID), safe(st.Course),
+			optID(st.ChapterID), safe(st.Chapter), optID(st.LessonID), safe(st.Lesson), percent(st.PercentBefore), percent(st.PercentAfter)})
+	})
+	return endCSV(c, w, err)
+}
+
+// handleExportEnrollments streams one row per enrollment as CSV.
+func (s *Server) handleExportEnrollments(c echo.Context) error {
+	course, err := courseFilter(c)
+	if err != nil {
+		return err
+	}
+	w := startCSV(c, "enrollments", enrollmentsHeader)
+	err = s.db.View(siteOf(c).ID).EachEnrollment(c.Request().Context(), course, s.clock.Now(), func(e *store.EnrollmentRow) error {
+		p := e.Percent
+		return w.Write([]string{id(e.ID), id(e.LearnerID), safe(e.Email), id(e.CourseID), safe(e.Course), percent(&p), e.Status,
+			stamp(e.StartedAt), stamp(e.CompletedAt), stamp(e.LastActivityAt)})
+	})
+	return endCSV(c, w, err)
+}
+
+func courseFilter(c echo.Context) (int64, error) {
+	v := c.QueryParam("course_id")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, stride.Errorf(stride.EINVALID, "course_id must be a course's number.")
+	}
+	return n, nil
+}
+
+func startCSV(c echo.Context, name string, header []string) *csv.Writer {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	w.Write(header)
+	return w
+}
+
+// endCSV flushes the export. Once rows have gone out the status cannot change, so a failure
+// midway ends the stream short (the client sees a truncated download) and is logged.
+func endCSV(c echo.Context, w *csv.Writer, err error) error {
+	w.Flush()
+	if err == nil {
+		err = w.Error()
+	}
+	return err
+}
+
+// safe keeps a cell from being read as a formula by a spreadsheet (CSV injection).
+func safe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+func optID(n *int64) string {
+	if n == nil {
+		return ""
+	}
+	return id(*n)
+}
+
+func percent(p *float64) string {
+	if p == nil {
+		return ""
+	}
+	return strconv.FormatFloat(*p, 'f', -1, 64)
+}
+
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/strideapp/stride/app/store"
+)
+
+type learnerPage struct {
+	page
+	Learner  *store.LearnerProfile
+	Timeline []store.Step
+}
+
+// handleLearner shows a learner's paired timeline, newest first.
+func (s *Server) handleLearner(c echo.Context) error {
+	site := siteOf(c)
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v := s.db.View(site.ID)
+	learner, err := v.Learner(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	timeline, err := v.Timeline(c.Request().Context(), id, 500)
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "overview"}, Learner: learner, Timeline: timeline})
+}

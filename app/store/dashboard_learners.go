@@ -1,0 +1,251 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Learner statuses in a course.
+const (
+	NotStarted = "not started"
+	InProgress = "in progress"
+	Completed  = "completed"
+	Stalled    = "stalled" // no activity for StalledAfter, not completed
+)
+
+// StalledAfter is how long without activity makes a learner stalled.
+const StalledAfter = 15 * 24 * time.Hour
+
+// statusSQL classifies an enrollment e; its one parameter is the stalled cut-off.
+const statusSQL = `CASE WHEN e.completed_at IS NOT NULL OR e.percent >= 100 THEN 'completed'
+	WHEN e.last_activity_at IS NULL AND e.percent = 0 THEN 'not started'
+	WHEN COALESCE(e.last_activity_at, e.enrolled_at) < ? THEN 'stalled'
+	ELSE 'in progress' END`
+
+// LearnerRow is a learner in a course's table.
+type LearnerRow struct {
+	EnrollmentID   int64
+	LearnerID      int64
+	Email          string
+	FirstName      string
+	LastName       string
+	Percent        float64
+	LastActivityAt *time.Time
+	Status         string
+}
+
+// LearnerQuery says which page of a course's learners to read.
+type LearnerQuery struct {
+	Status string // "" for all
+	Search string // part of an email or name, "" for all
+	Sort   string // progress, activity, email (default activity)
+	Desc   bool
+	Page   int // from 1
+	Size   int
+}
+
+var learnerSorts = map[string]string{"progress": "e.percent", "activity": "e.last_activity_at", "email": "l.email"}
+
+// Learners reads one page of a course's learners and how many match in all.
+func (v *SiteView) Learners(ctx context.Context, courseID int64, q LearnerQuery, now time.Time) ([]LearnerRow, int64, error) {
+	cut := now.Add(-StalledAfter).UTC()
+	where := "e.site_id = ? AND e.course_id = ?"
+	args := []any{v.siteID, courseID}
+	if q.Status != "" {
+		where += " AND " + statusSQL + " = ?"
+		args = append(args, cut, q.Status)
+	}
+	if q.Search != "" {
+		where += " AND (LOWER(l.email) LIKE ? OR LOWER(l.first_name || ' ' || l.last_name) LIKE ?)"
+		like := "%" + escapeLike(q.Search) + "%"
+		args = append(args, like, like)
+	}
+	from := " FROM enrollments e LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id WHERE " + where
+	g := v.db.gorm.WithContext(ctx)
+	var total int64
+	if err := g.Raw("SELECT COUNT(*)"+from, args...).Scan(&total).Error; err != nil {
+		return nil, 0, dbError(err, "learners")
+	}
+	col, ok := learnerSorts[q.Sort]
+	if !ok {
+		col = learnerSorts["activity"]
+	}
+	dir := "ASC"
+	if q.Desc {
+		dir = "DESC"
+	}
+	size := max(1, min(q.Size, 200))
+	page := max(1, q.Page)
+	var out []LearnerRow
+	err := g.Raw(fmt.Sprintf(`SELECT e.id AS enrollment_id, e.learner_id, COALESCE(l.email, '') AS email,
+			COALESCE(l.first_name, '') AS first_name, COALESCE(l.last_name, '') AS last_name,
+			e.percent, e.last_activity_at, %s AS status %s
+		ORDER BY %s %s NULLS LAST, e.id LIMIT %d OFFSET %d`, statusSQL, from, col, dir, size, (page-1)*size),
+		append([]any{cut}, args...)...).Scan(&out).Error
+	return out, total, dbError(err, "learners")
+}
+
+func escapeLike(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '%' || r == '_' {
+			continue
+		}
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// LearnerProfile is a learner and their enrollments.
+type LearnerProfile struct {
+	ID                         int64
+	Email, FirstName, LastName string
+	Enrollments                []LearnerEnrollment
+}
+
+// LearnerEnrollment is one course of a learner.
+type LearnerEnrollment struct {
+	CourseID       int64
+	Course         string
+	Percent        float64
+	LastActivityAt *time.Time
+	CompletedAt    *time.Time
+}
+
+// Learner reads a learner of the site.
+func (v *SiteView) Learner(ctx context.Context, id int64) (*LearnerProfile, error) {
+	g := v.db.gorm.WithContext(ctx)
+	var rows []LearnerProfile
+	if err := g.Raw("SELECT id, email, first_name, last_name FROM learners WHERE site_id = ? AND id = ?", v.siteID, id).Scan(&rows).Error; err != nil {
+		return nil, dbError(err, "learner")
+	}
+	if len(rows) == 0 {
+		return nil, notFound("learner")
+	}
+	p := &rows[0]
+	err := g.Raw(`SELECT e.course_id, COALESCE(c.name, '') AS course, e.percent, e.last_activity_at, e.completed_at
+		FROM enrollments e LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
+		WHERE e.site_id = ? AND e.learner_id = ? ORDER BY e.last_activity_at DESC`, v.siteID, id).Scan(&p.Enrollments).Error
+	return p, dbError(err, "enrollments")
+}
+
+// Step is one learner step with the names of what it refers to.
+type Step struct {
+	OccurredAt    time.Time
+	LearnerID     int64
+	Email         string
+	CourseID      int64
+	Course        string
+	ChapterID     *int64
+	Chapter       string
+	LessonID      *int64
+	Lesson        string
+	PercentBefore *float64
+	PercentAfter  *float64
+}
+
+const stepSelect = `SELECT s.occurred_at, s.learner_id, COALESCE(l.email, '') AS email, s.course_id, COALESCE(c.name, '') AS course,
+		s.chapter_id, COALESCE(ch.name, '') AS chapter, s.lesson_id, COALESCE(ls.name, '') AS lesson, s.percent_before, s.percent_after
+	FROM steps s
+	LEFT JOIN learners l ON l.site_id = s.site_id AND l.id = s.learner_id
+	LEFT JOIN courses c ON c.site_id = s.site_id AND c.id = s.course_id
+	LEFT JOIN chapters ch ON ch.site_id = s.site_id AND ch.id = s.chapter_id
+	LEFT JOIN lessons ls ON ls.site_id = s.site_id AND ls.id = s.lesson_id`
+
+// Timeline reads a learner's steps, newest first.
+func (v *SiteView) Timeline(ctx context.Context, learnerID int64, limit int) ([]Step, error) {
+	var out []Step
+	err := v.db.gorm.WithContext(ctx).Raw(stepSelect+` WHERE s.site_id = ? AND s.learner_id = ? ORDER BY s.occurred_at DESC LIMIT ?`,
+		v.siteID, learnerID, limit).Scan(&out).Error
+	return out, dbError(err, "timeline")
+}
+
+// EachStep streams the site's steps in time order (a course's only, when courseID > 0).
+func (v *SiteView) EachStep(ctx context.Context, courseID int64, fn func(*Step) error) error {
+	q, args := stepSelect+" WHERE s.site_id = ?", []any{v.siteID}
+	if courseID > 0 {
+		q, args = q+" AND s.course_id = ?", append(args, courseID)
+	}
+	return v.each(ctx, q+" ORDER BY s.occurred_at", args, func(rows *sql.Rows) error {
+		var s Step
+		if err := v.db.gorm.ScanRows(rows, &s); err != nil {
+			return err
+		}
+		return fn(&s)
+	})
+}
+
+// EnrollmentRow is one enrollment for the export.
+type EnrollmentRow struct {
+	ID             int64
+	LearnerID      int64
+	Email          string
+	CourseID       int64
+	Course         string
+	Percent        float64
+	Status         string
+	StartedAt      *time.Time
+	CompletedAt    *time.Time
+	LastActivityAt *time.Time
+}
+
+// EachEnrollment streams the site's enrollments (a course's only, when courseID > 0).
+func (v *SiteView) EachEnrollment(ctx context.Context, courseID int64, now time.Time, fn func(*EnrollmentRow) error) error {
+	q := `SELECT e.id, e.learner_id, COALESCE(l.email, '') AS email, e.course_id, COALESCE(c.name, '') AS course, e.percent,
+			` + statusSQL + ` AS status, COALESCE(e.started_at, e.activated_at, e.enrolled_at) AS started_at, e.completed_at, e.last_activity_at
+		FROM enrollments e
+		LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id
+		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
+		WHERE e.site_id = ?`
+	args := []any{now.Add(-StalledAfter).UTC(), v.siteID}
+	if courseID > 0 {
+		q, args = q+" AND e.course_id = ?", append(args, courseID)
+	}
+	return v.each(ctx, q+" ORDER BY e.course_id, e.id", args, func(rows *sql.Rows) error {
+		var e EnrollmentRow
+		if err := v.db.gorm.ScanRows(rows, &e); err != nil {
+			return err
+		}
+		return fn(&e)
+	})
+}
+
+func (v *SiteView) each(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := v.db.gorm.WithContext(ctx).Raw(q, args...).Rows()
+	if err != nil {
+		return dbError(err, "export")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return dbError(rows.Err(), "export")
+}
+
+// Connection is what the connection page shows besides webhooks and the delivery log.
+type Connection struct {
+	LastEventAt *time.Time
+	Counts      map[string]int64
+}
+
+// Connection reads when the site's last event came and its inbox by status.
+func (v *SiteView) Connection(ctx context.Context) (*Connection, error) {
+	c := &Connection{}
+	var last []struct{ ReceivedAt time.Time }
+	err := v.db.gorm.WithContext(ctx).Raw("SELECT received_at FROM inbox WHERE site_id = ? ORDER BY received_at DESC LIMIT 1", v.siteID).Scan(&last).Error
+	if err != nil {
+		return nil, dbError(err, "inbox")
+	}
+	if len(last) > 0 {
+		c.LastEventAt = &last[0].ReceivedAt
+	}
+	c.Counts, err = v.db.InboxCount(ctx, v.siteID)
+	return c, err
+}
