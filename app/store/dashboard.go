@@ -18,7 +18,7 @@ func (db *DB) View(siteID int64) *SiteView { return &SiteView{db: db, siteID: si
 // Overview is a site's headline figures, read from rollups and indexes.
 type Overview struct {
 	Learners, Active7d, Enrollments, Completions int64
-	CompletionRate, MedianProgress               float64 // percent
+	CompletionRate, MedianProgress               float64   // percent
 	Histogram                                    [11]int64 // enrollments at 0–9 %, 10–19 %, …, 90–99 %, 100 %
 	Days                                         []DayStat
 }
