@@ -29,7 +29,7 @@ func (s *Server) handleExportSteps(c echo.Context) error {
 		return w.Write([]string{stamp(&st.OccurredAt), id(st.LearnerID), safe(st.Email), id(st.CourseID), safe(st.Course),
 			optID(st.ChapterID), safe(st.Chapter), optID(st.LessonID), safe(st.Lesson), percent(st.PercentBefore), percent(st.PercentAfter)})
 	})
-	return endCSV(c, w, err)
+	return s.endCSV(c, w, err)
 }
 
 // handleExportEnrollments streams one row per enrollment as CSV.
@@ -42,9 +42,9 @@ func (s *Server) handleExportEnrollments(c echo.Context) error {
 	err = s.db.View(siteOf(c).ID).EachEnrollment(c.Request().Context(), course, s.clock.Now(), func(e *store.EnrollmentRow) error {
 		p := e.Percent
 		return w.Write([]string{id(e.ID), id(e.LearnerID), safe(e.Email), id(e.CourseID), safe(e.Course), percent(&p), e.Status,
-			stamp(e.StartedAt), stamp(e.CompletedAt), stamp(e.LastActivityAt)})
+			stamp(e.Started()), stamp(e.CompletedAt), stamp(e.LastActivityAt)})
 	})
-	return endCSV(c, w, err)
+	return s.endCSV(c, w, err)
 }
 
 func courseFilter(c echo.Context) (int64, error) {
@@ -70,11 +70,14 @@ func startCSV(c echo.Context, name string, header []string) *csv.Writer {
 }
 
 // endCSV flushes the export. Once rows have gone out the status cannot change, so a failure
-// midway ends the stream short (the client sees a truncated download) and is logged.
-func endCSV(c echo.Context, w *csv.Writer, err error) error {
+// midway ends the stream short and is logged as the server's fault.
+func (s *Server) endCSV(c echo.Context, w *csv.Writer, err error) error {
 	w.Flush()
 	if err == nil {
 		err = w.Error()
+	}
+	if err != nil {
+		s.log.Error("export ended early", "path", c.Request().URL.Path, "err", err)
 	}
 	return err
 }

@@ -114,14 +114,14 @@ func lessonEventFor(id, gid string, at time.Time, learner, course, lesson int64)
 			"chapter": map[string]any{"id": 1, "name": "One"}, "course": map[string]any{"id": course, "name": "Course"},
 			"enrollment": map[string]any{"id": learner*100 + course},
 			"lesson":     map[string]any{"id": lesson, "name": fmt.Sprint("Lesson ", lesson), "position": 0, "type": "Text"},
-			"user":       map[string]any{"id": learner, "email": "learner@example.com", "first_name": "A", "last_name": "B"}}})
+			"user":       map[string]any{"id": learner, "email": fmt.Sprintf("learner%d@example.com", learner), "first_name": "A", "last_name": "B"}}})
 }
 
 func progressEvent(id, gid string, at time.Time, learner, course int64, percent string) []byte {
 	return mustJSON(map[string]any{"id": id, "resource": "enrollment", "action": "progress", "tenant_id": "1001",
 		"tenant_global_id": gid, "created_at": at.UTC().Format("2006-01-02T15:04:05.000Z"), "payload": map[string]any{
 			"id": learner*100 + course, "course": map[string]any{"id": course, "name": "Course"}, "course_id": course,
-			"user": map[string]any{"id": learner, "email": "learner@example.com"}, "percentage_completed": percent}})
+			"user": map[string]any{"id": learner, "email": fmt.Sprintf("learner%d@example.com", learner)}, "percentage_completed": percent}})
 }
 
 // Events apply by event time: a late older progress never overwrites a newer percentage.

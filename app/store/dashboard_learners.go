@@ -120,14 +120,14 @@ type LearnerEnrollment struct {
 // Learner reads a learner of the site.
 func (v *SiteView) Learner(ctx context.Context, id int64) (*LearnerProfile, error) {
 	g := v.db.gorm.WithContext(ctx)
-	var rows []LearnerProfile
+	var rows []Learner
 	if err := g.Raw("SELECT id, email, first_name, last_name FROM learners WHERE site_id = ? AND id = ?", v.siteID, id).Scan(&rows).Error; err != nil {
 		return nil, dbError(err, "learner")
 	}
 	if len(rows) == 0 {
 		return nil, notFound("learner")
 	}
-	p := &rows[0]
+	p := &LearnerProfile{ID: rows[0].ID, Email: rows[0].Email, FirstName: rows[0].FirstName, LastName: rows[0].LastName}
 	err := g.Raw(`SELECT e.course_id, COALESCE(c.name, '') AS course, e.percent, e.last_activity_at, e.completed_at
 		FROM enrollments e LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
 		WHERE e.site_id = ? AND e.learner_id = ? ORDER BY e.last_activity_at DESC`, v.siteID, id).Scan(&p.Enrollments).Error
@@ -190,14 +190,27 @@ type EnrollmentRow struct {
 	Percent        float64
 	Status         string
 	StartedAt      *time.Time
+	ActivatedAt    *time.Time
+	EnrolledAt     *time.Time
 	CompletedAt    *time.Time
 	LastActivityAt *time.Time
+}
+
+// Started is when the learner started: Thinkific's started_at, else when the enrollment
+// was activated or created.
+func (e *EnrollmentRow) Started() *time.Time {
+	for _, t := range []*time.Time{e.StartedAt, e.ActivatedAt, e.EnrolledAt} {
+		if t != nil {
+			return t
+		}
+	}
+	return nil
 }
 
 // EachEnrollment streams the site's enrollments (a course's only, when courseID > 0).
 func (v *SiteView) EachEnrollment(ctx context.Context, courseID int64, now time.Time, fn func(*EnrollmentRow) error) error {
 	q := `SELECT e.id, e.learner_id, COALESCE(l.email, '') AS email, e.course_id, COALESCE(c.name, '') AS course, e.percent,
-			` + statusSQL + ` AS status, COALESCE(e.started_at, e.activated_at, e.enrolled_at) AS started_at, e.completed_at, e.last_activity_at
+			` + statusSQL + ` AS status, e.started_at, e.activated_at, e.enrolled_at, e.completed_at, e.last_activity_at
 		FROM enrollments e
 		LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id
 		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
