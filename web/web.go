@@ -36,7 +36,7 @@ func Pages() (map[string]*template.Template, error) {
 			if t == nil || t.IsZero() {
 				return "—"
 			}
-			return t.UTC().Format("2 Jan 2006 15:04")
+			return t.UTC().Format("2 Jan 2006 15:04 UTC")
 		},
 		"pct": func(p any) string {
 			switch v := p.(type) {
@@ -48,12 +48,6 @@ func Pages() (map[string]*template.Template, error) {
 				}
 			}
 			return "?"
-		},
-		"width": func(n, max int64) int {
-			if max <= 0 {
-				return 0
-			}
-			return int(100 * n / max)
 		},
 		"add":  func(a, b int) int { return a + b },
 		"itoa": strconv.Itoa,

@@ -55,7 +55,7 @@ func (s *Server) handleCourse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := coursePage{page: page{site, "overview"}, Course: course, Funnel: funnel, Learners: learners, Total: total,
+	p := coursePage{page: page{site, "course"}, Course: course, Funnel: funnel, Learners: learners, Total: total,
 		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage)}
 	for _, f := range funnel {
 		p.Max = max(p.Max, f.Learners)

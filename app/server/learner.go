@@ -30,5 +30,5 @@ func (s *Server) handleLearner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "overview"}, Learner: learner, Timeline: timeline})
+	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "learner"}, Learner: learner, Timeline: timeline})
 }

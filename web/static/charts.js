@@ -13,7 +13,7 @@
         { label: "Completions", data: d.completions, backgroundColor: "#1b6b3a" }
       ]
     },
-    options: { animation: false, responsive: true, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
   });
   document.querySelectorAll("[data-range]").forEach(function (b) {
     b.addEventListener("click", function () {
@@ -31,6 +31,6 @@
       labels: ["0–9%", "10–19%", "20–29%", "30–39%", "40–49%", "50–59%", "60–69%", "70–79%", "80–89%", "90–99%", "100%"],
       datasets: [{ label: "Enrollments", data: d.histogram, backgroundColor: "#545e6f" }]
     },
-    options: { animation: false, responsive: true, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    options: { animation: false, responsive: true, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
   });
 })();
