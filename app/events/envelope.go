@@ -42,9 +42,7 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 		Timestamp      json.RawMessage `json:"timestamp"`
 		Payload        json.RawMessage `json:"payload"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
+	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	e := &Envelope{ID: scalar(raw.ID), Resource: raw.Resource, Action: raw.Action,

@@ -95,21 +95,18 @@ func (w *Worker) rematch(s *store.SiteTx, h *store.Half) error {
 	for i := range rows {
 		byID[rows[i].ID] = &rows[i]
 	}
+	changes := map[int64]*int64{}
 	for _, c := range cluster {
 		cur := byID[c.ID].PartnerID
 		partner, ok := want[c.ID]
 		switch {
 		case ok && (cur == nil || *cur != partner):
-			if err := s.SetPartner(c.ID, &partner); err != nil {
-				return err
-			}
+			changes[c.ID] = &partner
 		case !ok && cur != nil:
-			if err := s.SetPartner(c.ID, nil); err != nil {
-				return err
-			}
+			changes[c.ID] = nil
 		}
 	}
-	return nil
+	return s.SetPartners(changes)
 }
 
 func toPairing(rows []store.Half) []pairing.Half {

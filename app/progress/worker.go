@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/strideapp/stride/app/events"
@@ -20,7 +21,8 @@ type Config struct {
 	Grace       time.Duration // how long an uninstalled site's data is kept (default 30 days)
 	Retention   time.Duration // how long the delivery log is kept (default 30 days)
 	MaxAttempts int           // tries before an event is parked as failed (default 10)
-	Batch       int           // events per transaction (default 200)
+	Batch       int           // events per transaction (default 50: a step shows paired when its batch commits)
+	Concurrency int           // batches applied at once in this process (default 2)
 	Poll        time.Duration // how often to look for work without a wake-up (default 250 ms)
 }
 
@@ -32,7 +34,6 @@ type Worker struct {
 	log         *slog.Logger
 	wake        chan struct{}
 	onUninstall func(siteID int64)
-	careful     bool // the last batch failed as a whole: apply the next one event by event
 }
 
 // New returns a worker; onUninstall (may be nil) hears of each site it uninstalls.
@@ -50,7 +51,10 @@ func New(db *store.DB, cfg Config, clock stride.Clock, log *slog.Logger, onUnins
 		cfg.MaxAttempts = 10
 	}
 	if cfg.Batch == 0 {
-		cfg.Batch = 200
+		cfg.Batch = 50
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 2
 	}
 	if cfg.Poll == 0 {
 		cfg.Poll = 250 * time.Millisecond
@@ -58,20 +62,32 @@ func New(db *store.DB, cfg Config, clock stride.Clock, log *slog.Logger, onUnins
 	if onUninstall == nil {
 		onUninstall = func(int64) {}
 	}
-	return &Worker{db: db, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, 1), onUninstall: onUninstall}
+	return &Worker{db: db, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, cfg.Concurrency), onUninstall: onUninstall}
 }
 
 // Wake tells the worker there is new work; it never blocks.
 func (w *Worker) Wake() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	for range w.cfg.Concurrency {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+			return
+		}
 	}
 }
 
-// Run works until ctx ends: the inbox as it fills, and every ten minutes the delivery log's
-// retention and the deletion of data of sites uninstalled past their grace period.
+// Run works until ctx ends: Concurrency loops take batches from the inbox as it fills (on
+// PostgreSQL they claim disjoint rows), and every ten minutes one trims the delivery log and
+// deletes the data of sites uninstalled past their grace period.
 func (w *Worker) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for i := range w.cfg.Concurrency {
+		wg.Go(func() { w.loop(ctx, i == 0) })
+	}
+	wg.Wait()
+}
+
+func (w *Worker) loop(ctx context.Context, upkeep bool) {
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
 	var lastUpkeep time.Time
@@ -82,7 +98,7 @@ func (w *Worker) Run(ctx context.Context) {
 		} else if n > 0 {
 			w.log.Debug("worker applied events", "events", n)
 		}
-		if time.Since(lastUpkeep) > 10*time.Minute {
+		if upkeep && time.Since(lastUpkeep) > 10*time.Minute {
 			lastUpkeep = time.Now()
 			w.upkeep(ctx)
 		}
@@ -97,14 +113,14 @@ func (w *Worker) Run(ctx context.Context) {
 // Drain processes batches until the inbox has nothing due, and returns how many events
 // it handled.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
-	total := 0
+	total, careful := 0, false
 	for {
-		careful := w.careful
 		n, err := w.db.ClaimInbox(ctx, w.cfg.Batch, careful, w.process)
-		w.careful = err != nil && !careful
-		if w.careful {
+		if err != nil && !careful {
+			careful = true
 			continue // the same rows again, each in a savepoint, to find which one fails
 		}
+		careful = false
 		total += n
 		if err != nil || n < w.cfg.Batch {
 			return total, err

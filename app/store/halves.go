@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm/clause"
@@ -77,9 +78,21 @@ func (s *SiteTx) SetPercentBefore(id int64, v *float64) error {
 	return s.tx.Model(&Half{}).Where("site_id = ? AND id = ?", s.siteID, id).Update("percent_before", v).Error
 }
 
-// SetPartner links (or, with nil, unlinks) a half to its other half.
-func (s *SiteTx) SetPartner(id int64, partner *int64) error {
-	return s.tx.Model(&Half{}).Where("site_id = ? AND id = ?", s.siteID, id).Update("partner_id", partner).Error
+// SetPartners links halves to their other halves (a nil partner unlinks), in one statement.
+func (s *SiteTx) SetPartners(partners map[int64]*int64) error {
+	if len(partners) == 0 {
+		return nil
+	}
+	var cases strings.Builder
+	var args []any
+	ids := make([]int64, 0, len(partners))
+	for id, p := range partners {
+		cases.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+		args = append(args, id, p)
+		ids = append(ids, id)
+	}
+	args = append(args, s.siteID, ids)
+	return s.tx.Exec("UPDATE learner_events SET partner_id = CASE id"+cases.String()+" END WHERE site_id = ? AND id IN ?", args...).Error
 }
 
 // EnrolledBefore reports whether the learner's enrollment in the course began by at.

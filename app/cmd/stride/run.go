@@ -28,11 +28,13 @@ import (
 // commands are stride's subcommands. Procfile and app.json name them; a test checks.
 var commands = map[string]struct {
 	help string
-	run  func(ctx context.Context, getenv func(string) string, stdout io.Writer) error
+	run  func(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error
 }{
-	"serve":   {"web server and in-process worker", serve},
-	"worker":  {"background work only (events, webhook sweep), for a worker dyno", worker},
-	"migrate": {"apply database migrations (Heroku release phase)", migrate},
+	"serve":       {"web server and in-process worker", serve},
+	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
+	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
+	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench},
+	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
 }
 
 func usage() string {
@@ -54,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if !ok {
 		return fmt.Errorf("unknown command %q\n%s", args[0], usage())
 	}
-	return cmd.run(ctx, getenv, stdout)
+	return cmd.run(ctx, args[1:], getenv, stdout)
 }
 
 // app is Stride wired together, for serve and worker.
@@ -120,7 +122,7 @@ func (a *app) background(ctx context.Context) (wait func()) {
 	return wg.Wait
 }
 
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func serve(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	a, err := start(ctx, getenv, stdout)
 	if err != nil {
 		return err
@@ -155,7 +157,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	return errors.Join(err, shutErr)
 }
 
-func worker(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func worker(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	a, err := start(ctx, getenv, stdout)
 	if err != nil {
 		return err
@@ -168,7 +170,7 @@ func worker(ctx context.Context, getenv func(string) string, stdout io.Writer) e
 	return nil
 }
 
-func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func migrate(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv, config.NeedDatabase)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)

@@ -1,0 +1,445 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+)
+
+// benchOptions are stride bench's flags, and how it starts the server it measures.
+type benchOptions struct {
+	duration    time.Duration
+	rate        int
+	concurrency int
+	sites       int
+	keep        bool
+	start       benchStarter // tests serve in-process: their executable is the test binary
+}
+
+// benchGIDPrefix marks the sites the bench installs, so it can tell them from real ones.
+const benchGIDPrefix = "stride-bench-"
+
+// bench is `stride bench [flags]`.
+func bench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseBenchFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.start = execServe
+	return runBench(ctx, o, getenv, stdout)
+}
+
+func parseBenchFlags(args []string, out io.Writer) (benchOptions, error) {
+	fs := flag.NewFlagSet("stride bench", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var o benchOptions
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured phase")
+	fs.IntVar(&o.rate, "rate", 1000, "events per second in the fixed-rate phase")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "connections sending at once in the throughput phase")
+	fs.IntVar(&o.sites, "sites", 20, "installed sites the events are spread over")
+	fs.BoolVar(&o.keep, "keep", false, "leave the bench's sites and events in the database")
+	fs.Usage = func() {
+		fmt.Fprintln(out, "usage: DATABASE_URL=postgres://... stride bench [flags]\n\n"+
+			"Measures the webhook path of `stride serve` against a scratch PostgreSQL database.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	case o.duration < 100*time.Millisecond, o.rate < 2, o.concurrency < 1, o.sites < 1 || o.sites > 1000:
+		return o, errors.New("bench: needs --duration ≥ 100ms, --rate ≥ 2, --concurrency ≥ 1 and --sites from 1 to 1000")
+	}
+	return o, nil
+}
+
+// reproduce is the command line that repeats this run, password hidden.
+func (o benchOptions) reproduce(databaseURL string) string {
+	if u, err := url.Parse(databaseURL); err == nil {
+		databaseURL = u.Redacted()
+	}
+	line := fmt.Sprintf("DATABASE_URL='%s' stride bench --duration %v --rate %d --concurrency %d --sites %d",
+		databaseURL, o.duration, o.rate, o.concurrency, o.sites)
+	if o.keep {
+		line += " --keep"
+	}
+	return line
+}
+
+func runBench(ctx context.Context, o benchOptions, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv, config.NeedDatabase)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("bench needs DATABASE_URL naming a scratch PostgreSQL database (it installs and then " +
+			"deletes its own sites); the targets are PostgreSQL's, so the embedded SQLite is not measured")
+	}
+	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rep := benchReport{opts: o, reproduce: o.reproduce(getenv("DATABASE_URL"))}
+	if rep.facts, err = readFacts(ctx, conn); err != nil {
+		return err
+	}
+	env, keyHex, err := serveEnv(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	sites, err := seedSites(ctx, cfg.DatabaseURL, keyHex, o.sites, conn)
+	if err != nil {
+		return err
+	}
+	if !o.keep {
+		defer deleteBenchSites(context.WithoutCancel(ctx), conn)
+	}
+	srv, err := o.start(env)
+	if err != nil {
+		return err
+	}
+	defer srv.shutdown(30 * time.Second) // a no-op once measured below
+	base := env["APP_URL"]
+	if err := waitServing(ctx, base, srv); err != nil {
+		return err
+	}
+	l := newLoad(base, env["THINKIFIC_CLIENT_SECRET"], sites, o.concurrency)
+	if err := l.measure(ctx, o, conn, srv.pid, &rep); err != nil || ctx.Err() != nil {
+		return errors.Join(err, ctx.Err())
+	}
+	rep.shutdown, rep.shutdownErr = srv.shutdown(30 * time.Second)
+	rep.print(stdout)
+	return rep.failure()
+}
+
+// serveEnv is the environment of the measured server: credentials made for this run, and
+// Thinkific's addresses on loopback, since the bench's sites exist nowhere.
+func serveEnv(cfg *config.Config, getenv func(string) string) (env map[string]string, keyHex string, err error) {
+	port, err := loopbackPort()
+	if err != nil {
+		return nil, "", err
+	}
+	env = map[string]string{
+		"PORT":                    strconv.Itoa(port),
+		"APP_URL":                 fmt.Sprintf("http://127.0.0.1:%d", port),
+		"DATABASE_URL":            cfg.DatabaseURL,
+		"THINKIFIC_CLIENT_ID":     "stride-bench",
+		"THINKIFIC_CLIENT_SECRET": randomHex(32),
+		"SECRET_KEY":              randomHex(32),
+		"THINKIFIC_API_URL":       "http://127.0.0.1:9",
+		"THINKIFIC_SITE_URL":      "http://{subdomain}.localhost:9",
+		"LOG_LEVEL":               "warn",
+	}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+		if v := getenv(k); v != "" {
+			env[k] = v
+		}
+	}
+	return env, env["SECRET_KEY"], nil
+}
+
+// seedSites migrates the database and installs n sites with dummy tokens, sealed under the
+// key the server will hold. A database with sites the bench did not make is refused.
+func seedSites(ctx context.Context, databaseURL, keyHex string, n int, conn *pgx.Conn) ([]benchSite, error) {
+	var foreign int
+	err := conn.QueryRow(ctx, "SELECT count(*) FROM sites WHERE gid NOT LIKE $1", benchGIDPrefix+"%").Scan(&foreign)
+	if err != nil && !isUndefinedTable(err) {
+		return nil, err
+	}
+	if foreign > 0 {
+		return nil, fmt.Errorf("bench: the database holds %d site(s) the bench did not install; point DATABASE_URL at a scratch database", foreign)
+	}
+	key, _ := hex.DecodeString(keyHex)
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, store.Options{DatabaseURL: databaseURL, Keys: keys})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	sites := make([]benchSite, n)
+	for i := range sites {
+		s := benchSite{subdomain: fmt.Sprintf("bench-%03d", i+1), gid: fmt.Sprintf("%s%04d", benchGIDPrefix, i+1), tenant: strconv.Itoa(990001 + i)}
+		site, _, err := db.SaveInstall(ctx, store.Install{Subdomain: s.subdomain, GID: s.gid, Scopes: "bench",
+			Tokens: stride.Tokens{Access: "bench", Refresh: "bench", Expiry: time.Now().Add(24 * time.Hour)}})
+		if err != nil {
+			return nil, err
+		}
+		// The webhook sweep would try to reach Thinkific for sites that are not there.
+		if err := db.SetWebhooksDue(ctx, site.ID, time.Now().AddDate(1, 0, 0)); err != nil {
+			return nil, err
+		}
+		s.id = site.ID
+		sites[i] = s
+	}
+	return sites, nil
+}
+
+func isUndefinedTable(err error) bool {
+	var pe interface{ SQLState() string }
+	return errors.As(err, &pe) && pe.SQLState() == "42P01"
+}
+
+// deleteBenchSites removes what the bench wrote: every table of a site cascades from it.
+func deleteBenchSites(ctx context.Context, conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if _, err := conn.Exec(ctx, "DELETE FROM sites WHERE gid LIKE $1", benchGIDPrefix+"%"); err != nil {
+		fmt.Fprintln(os.Stderr, "stride bench: deleting its sites:", err)
+	}
+}
+
+// benchServer is the `stride serve` being measured.
+type benchServer struct {
+	pid  int           // whose memory and CPU are read
+	stop func()        // asks it to stop, as Heroku does
+	done chan struct{} // closed once it has ended
+	err  error         // how it ended, once done is closed
+}
+
+// benchStarter starts `stride serve` with env.
+type benchStarter func(env map[string]string) (*benchServer, error)
+
+func newBenchServer(pid int, stop func(), wait func() error) *benchServer {
+	s := &benchServer{pid: pid, stop: stop, done: make(chan struct{})}
+	go func() {
+		s.err = wait()
+		close(s.done)
+	}()
+	return s
+}
+
+// execServe runs this very binary as `stride serve`: the bench measures the program that
+// ships, in a process of its own, so its memory is the server's alone.
+func execServe(env map[string]string) (*benchServer, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, "serve")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return newBenchServer(cmd.Process.Pid, func() { cmd.Process.Signal(syscall.SIGTERM) }, cmd.Wait), nil
+}
+
+// shutdown stops the server and reports how long it took to end.
+func (s *benchServer) shutdown(limit time.Duration) (time.Duration, error) {
+	select {
+	case <-s.done:
+		return 0, s.err
+	default:
+	}
+	start := time.Now()
+	s.stop()
+	select {
+	case <-s.done:
+		return time.Since(start), s.err
+	case <-time.After(limit):
+		return limit, fmt.Errorf("stride serve did not stop within %v of SIGTERM", limit)
+	}
+}
+
+func waitServing(ctx context.Context, base string, srv *benchServer) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-srv.done:
+			return fmt.Errorf("bench: stride serve ended before it answered /healthz: %v", srv.err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: stride serve did not answer /healthz within 30 s: %v", err)
+		}
+	}
+}
+
+func loopbackPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Targets from the issue, for a 2-core machine with PostgreSQL beside the server.
+const (
+	targetThroughput = 5000 // events/s
+	targetAckP99     = 25 * time.Millisecond
+	targetPairedP99  = time.Second
+	targetPeakRSS    = 256 << 20
+)
+
+// benchFacts describe where the figures were taken.
+type benchFacts struct {
+	cpus                                 int
+	goVersion                            string
+	busy                                 float64 // % of the machine busy just before the run: other work skews the figures
+	postgres, syncCommit, fsync, walSync string
+}
+
+func readFacts(ctx context.Context, conn *pgx.Conn) (benchFacts, error) {
+	f := benchFacts{cpus: runtime.NumCPU(), goVersion: runtime.Version()}
+	idle := machineTicks()
+	time.Sleep(time.Second)
+	if now := machineTicks(); now.all > idle.all {
+		f.busy = 100 * (now.busy - idle.busy) / (now.all - idle.all)
+	}
+	for setting, v := range map[string]*string{"server_version": &f.postgres, "synchronous_commit": &f.syncCommit,
+		"fsync": &f.fsync, "wal_sync_method": &f.walSync} {
+		if err := conn.QueryRow(ctx, "SHOW "+setting).Scan(v); err != nil {
+			return f, fmt.Errorf("bench: SHOW %s: %w", setting, err)
+		}
+	}
+	return f, nil
+}
+
+// benchReport is everything a run measured.
+type benchReport struct {
+	opts                    benchOptions
+	facts                   benchFacts
+	reproduce               string
+	bodies                  [2]int // bytes of a lesson.completed and an enrollment.progress
+	throughput, fixed       *phase
+	fixedApplied            time.Duration // from the end of the fixed-rate phase until the worker had applied it
+	fixedLeft               int64         // events of it still not applied then
+	throughputLeft          int64         // events the throughput phase left for the worker
+	pairing                 pairing
+	cpuThroughput, cpuFixed cpuShare
+	peakRSS, maxRSS         int64
+	shutdown                time.Duration
+	shutdownErr             error
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func (r *benchReport) print(w io.Writer) {
+	f, o := r.facts, r.opts
+	fmt.Fprintf(w, "stride bench: the webhook path of stride serve, durable\n")
+	fmt.Fprintf(w, "machine    %d CPUs (%.0f%% busy in the second before the run), %s, PostgreSQL %s (synchronous_commit=%s, fsync=%s, wal_sync_method=%s)\n",
+		f.cpus, f.busy, f.goVersion, f.postgres, f.syncCommit, f.fsync, f.walSync)
+	fmt.Fprintf(w, "events     signed lesson.completed (%d B) and enrollment.progress (%d B) over %d sites\n", r.bodies[0], r.bodies[1], o.sites)
+	fmt.Fprintf(w, "reproduce  %s\n\n", r.reproduce)
+	r.printTargets(w)
+	r.printDetails(w)
+}
+
+func (r *benchReport) printTargets(w io.Writer) {
+	const row = "%-40s %-30s %-14s %s\n"
+	rate := float64(len(r.throughput.acked)) / r.throughput.elapsed.Seconds()
+	ack := spreadOf(r.fixed.acked)
+	// A step never seen paired counts as the give-up time, a lower bound of its latency.
+	lat := slices.Clone(r.pairing.latency)
+	for range r.pairing.unpaired {
+		lat = append(lat, pairGiveUp)
+	}
+	paired := spreadOf(lat)
+	fmt.Fprintf(w, row, "", "measured", "target", "")
+	fmt.Fprintf(w, row, fmt.Sprintf("throughput, %d connections", r.opts.concurrency), fmt.Sprintf("%.0f events/s", rate),
+		"≥ 5000/s", verdict(rate >= targetThroughput))
+	fmt.Fprintf(w, row, fmt.Sprintf("ack at %d/s, p50 / p99 / max", r.opts.rate), ack, "p99 ≤ 25 ms", verdict(ack.n > 0 && ack.p99 <= targetAckP99))
+	fmt.Fprintf(w, row, "ack to paired step, p50 / p99 / max", paired, "p99 ≤ 1 s", verdict(paired.n > 0 && paired.p99 <= targetPairedP99))
+	fmt.Fprintf(w, row, "peak RSS of stride serve", fmt.Sprintf("%.1f MB", float64(r.peakRSS)/(1<<20)),
+		"≤ 256 MB", verdict(r.peakRSS > 0 && r.peakRSS <= targetPeakRSS))
+}
+
+func (r *benchReport) printDetails(w io.Writer) {
+	fx, t := r.fixed, r.throughput
+	fmt.Fprintf(w, "\nfixed-rate phase  %d of %d events accepted in %.2f s, %d errors; %d steps seen paired, %d not within %.0f s\n",
+		len(fx.acked), fx.sent, fx.elapsed.Seconds(), fx.errs.total(), len(r.pairing.latency), r.pairing.unpaired, pairGiveUp.Seconds())
+	if r.fixedLeft == 0 {
+		fmt.Fprintf(w, "  worker          had applied them all %.2f s after the phase (≈ %.0f events/s overall)\n",
+			r.fixedApplied.Seconds(), float64(len(fx.acked))/(fx.elapsed+r.fixedApplied).Seconds())
+	} else {
+		fmt.Fprintf(w, "  worker          still had %d to apply %.0f s after the phase\n", r.fixedLeft, r.fixedApplied.Seconds())
+	}
+	fmt.Fprintf(w, "  CPU             %v\n", r.cpuFixed)
+	fmt.Fprintf(w, "throughput phase  %d of %d events accepted in %.2f s, %d errors; closed-loop ack p50 / p99 / max %v\n",
+		len(t.acked), t.sent, t.elapsed.Seconds(), t.errs.total(), spreadOf(t.acked))
+	fmt.Fprintf(w, "  worker          applied ≈ %.0f events/s meanwhile, and had %d left to apply\n",
+		(float64(len(t.acked))-float64(r.throughputLeft))/t.elapsed.Seconds(), r.throughputLeft)
+	fmt.Fprintf(w, "  CPU             %v\n", r.cpuThroughput)
+	fmt.Fprintf(w, "memory            VmHWM %.1f MB; largest VmRSS sampled every 100 ms %.1f MB\n", float64(r.peakRSS)/(1<<20), float64(r.maxRSS)/(1<<20))
+	fmt.Fprintf(w, "shutdown          %.2f s after SIGTERM (%s)\n", r.shutdown.Seconds(), orOK(r.shutdownErr))
+	for _, e := range []*tally{&fx.errs, &t.errs} {
+		for msg, n := range e.n {
+			fmt.Fprintf(w, "error             %d × %s\n", n, msg)
+		}
+	}
+}
+
+func orOK(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "ended cleanly"
+}
+
+// failure is the run's error: a refused delivery or an unclean stop is a fault of the
+// server. A slow figure, even a step never seen paired, only prints as MISS.
+func (r *benchReport) failure() error {
+	switch failed := r.throughput.errs.total() + r.fixed.errs.total(); {
+	case failed > 0:
+		return fmt.Errorf("bench: %d deliveries failed", failed)
+	case r.shutdownErr != nil:
+		return fmt.Errorf("bench: stride serve: %w", r.shutdownErr)
+	}
+	return nil
+}
