@@ -125,7 +125,8 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events
 			u.CompletedAt = &at
 		}
 	}
-	if err := s.ApplyEnrollment(u, at); err != nil {
+	before, err := s.ApplyEnrollment(u, at)
+	if err != nil {
 		return err
 	}
 	if ev.Action == "created" {
@@ -141,7 +142,13 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events
 		v := prev.Value
 		h.PercentBefore, h.BeforeGiven = &v, true
 	}
-	return w.addHalf(s, h)
+	// In order (the usual case) the enrollment's percentage is where this step moved from,
+	// and no later progress exists: no need to look for neighbours.
+	inOrder := before != nil && before.PercentAt != nil && before.PercentAt.Before(at)
+	if inOrder && !h.BeforeGiven {
+		h.PercentBefore = &before.Percent
+	}
+	return w.addHalf(s, h, inOrder)
 }
 
 func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.LessonCompleted) error {
@@ -161,11 +168,11 @@ func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.Les
 	if l.Enrollment.ID != 0 {
 		enrollment := int64(l.Enrollment.ID)
 		h.EnrollmentID = &enrollment
-		if err := s.ApplyEnrollment(store.Enrollment{ID: enrollment, LearnerID: learner, CourseID: course, Activity: true}, at); err != nil {
+		if _, err := s.ApplyEnrollment(store.Enrollment{ID: enrollment, LearnerID: learner, CourseID: course, Activity: true}, at); err != nil {
 			return err
 		}
 	}
-	return w.addHalf(s, h)
+	return w.addHalf(s, h, false)
 }
 
 func learnerOf(u events.User) store.Learner {

@@ -8,10 +8,11 @@ import (
 )
 
 // addHalf stores one half of a learner step, settles the percentages it moved between, and
-// re-pairs the halves around it. A half already stored (a replay) changes nothing.
-func (w *Worker) addHalf(s *store.SiteTx, h *store.Half) error {
+// re-pairs the halves around it. A half already stored (a replay) changes nothing. settled
+// says the caller already knows where a progress half moved from and that none follows it.
+func (w *Worker) addHalf(s *store.SiteTx, h *store.Half, settled bool) error {
 	var next *store.Half
-	if h.Kind == store.HalfProgress {
+	if h.Kind == store.HalfProgress && !settled {
 		var err error
 		if next, err = w.settleBefore(s, h); err != nil {
 			return err

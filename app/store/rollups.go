@@ -33,15 +33,17 @@ func (s *SiteTx) countCompletion(h *Half) error {
 	return nil
 }
 
-type enrollmentState struct {
+// EnrollmentState is what an enrollment held before an event changed it.
+type EnrollmentState struct {
 	Percent     float64
+	PercentAt   *time.Time // event time of Percent
 	CompletedAt *time.Time
 	EnrolledAt  *time.Time
 }
 
-func (s *SiteTx) enrollmentState(id int64) (*enrollmentState, error) {
-	var rows []enrollmentState
-	err := s.tx.Raw("SELECT percent, completed_at, enrolled_at FROM enrollments WHERE site_id = ? AND id = ?", s.siteID, id).Scan(&rows).Error
+func (s *SiteTx) EnrollmentState(id int64) (*EnrollmentState, error) {
+	var rows []EnrollmentState
+	err := s.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at FROM enrollments WHERE site_id = ? AND id = ?", s.siteID, id).Scan(&rows).Error
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -49,7 +51,7 @@ func (s *SiteTx) enrollmentState(id int64) (*enrollmentState, error) {
 }
 
 // countEnrollment moves the rollups from what an enrollment was to what it is now.
-func (s *SiteTx) countEnrollment(course int64, before, after *enrollmentState, at time.Time) {
+func (s *SiteTx) countEnrollment(course int64, before, after *EnrollmentState, at time.Time) {
 	if before == nil {
 		enrolled := at
 		if after.EnrolledAt != nil {

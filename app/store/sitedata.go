@@ -74,8 +74,9 @@ type Enrollment struct {
 }
 
 // ApplyEnrollment merges what an event at time at says into the enrollment. The percentage
-// follows the newest event; activity only moves forward; dates are kept once known.
-func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
+// follows the newest event; activity only moves forward; dates are kept once known. It
+// returns what the enrollment held before (nil when it is new or only its activity moved).
+func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, error) {
 	at = at.UTC()
 	var percentAt, activity any
 	if e.Percent != nil {
@@ -89,14 +90,14 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 		res := s.tx.Exec(`UPDATE enrollments SET last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < ?
 			THEN ? ELSE last_activity_at END WHERE site_id = ? AND id = ?`, at, at, s.siteID, e.ID)
 		if res.Error != nil || res.RowsAffected > 0 {
-			return res.Error
+			return nil, res.Error
 		}
 	}
-	before, err := s.enrollmentState(e.ID)
+	before, err := s.EnrollmentState(e.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var after []enrollmentState
+	var after []EnrollmentState
 	err = s.tx.Raw(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
 			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at)
 		VALUES (?,?,?,?,COALESCE(CAST(? AS DOUBLE PRECISION), 0),?,?,?,?,?,?,?,?,?)
@@ -115,14 +116,14 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) error {
 			last_activity_at = CASE WHEN enrollments.last_activity_at IS NULL OR enrollments.last_activity_at < excluded.last_activity_at
 				THEN COALESCE(excluded.last_activity_at, enrollments.last_activity_at) ELSE enrollments.last_activity_at END,
 			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END
-		RETURNING percent, completed_at, enrolled_at`,
+		RETURNING percent, percent_at, completed_at, enrolled_at`,
 		s.siteID, e.ID, e.LearnerID, e.CourseID, e.Percent, percentAt, utc(e.EnrolledAt), utc(e.StartedAt), utc(e.ActivatedAt),
 		utc(e.CompletedAt), utc(e.ExpiryDate), e.FreeTrial, activity, at).Scan(&after).Error
 	if err != nil || len(after) == 0 {
-		return err
+		return nil, err
 	}
 	s.countEnrollment(e.CourseID, before, &after[0], at)
-	return nil
+	return before, nil
 }
 
 func utc(t *time.Time) any {
