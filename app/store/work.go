@@ -47,7 +47,7 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, careful bool, fn func(w
 		now := db.now()
 		q := tx.Table("inbox").Select("id, site_id, event_id, topic, body, attempts").
 			Where("status = ? AND next_attempt_at <= ?", StatusAccepted, now).
-			Order("next_attempt_at, id").Limit(limit)
+			Order("next_attempt_at").Limit(limit) // the order the inbox_due index gives, so LIMIT stops early
 		if db.postgres {
 			q = q.Clauses(lockSkipLocked)
 		}

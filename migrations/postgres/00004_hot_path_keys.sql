@@ -4,7 +4,13 @@
 -- uninstalled site's data is purged table by table, see store.PurgeUninstalled), so these
 -- high-volume tables keep site_id without the constraint; the low-volume ones keep theirs.
 
+-- Rows that are updated in place after their insert (pairing links both halves, the worker
+-- moves enrollments forward) get room on their page, so PostgreSQL can update them without
+-- touching every index (a HOT update).
+
 -- +goose Up
+ALTER TABLE learner_events SET (fillfactor = 80);
+ALTER TABLE enrollments SET (fillfactor = 80);
 ALTER TABLE inbox DROP CONSTRAINT inbox_site_id_fkey;
 ALTER TABLE inbox_duplicates DROP CONSTRAINT inbox_duplicates_site_id_fkey;
 ALTER TABLE learner_events DROP CONSTRAINT learner_events_site_id_fkey;
@@ -19,6 +25,8 @@ ALTER TABLE daily_stats DROP CONSTRAINT daily_stats_site_id_fkey;
 ALTER TABLE progress_buckets DROP CONSTRAINT progress_buckets_site_id_fkey;
 
 -- +goose Down
+ALTER TABLE learner_events RESET (fillfactor);
+ALTER TABLE enrollments RESET (fillfactor);
 ALTER TABLE inbox ADD CONSTRAINT inbox_site_id_fkey FOREIGN KEY (site_id) REFERENCES sites(id) ON DELETE CASCADE;
 ALTER TABLE inbox_duplicates ADD CONSTRAINT inbox_duplicates_site_id_fkey FOREIGN KEY (site_id) REFERENCES sites(id) ON DELETE CASCADE;
 ALTER TABLE learner_events ADD CONSTRAINT learner_events_site_id_fkey FOREIGN KEY (site_id) REFERENCES sites(id) ON DELETE CASCADE;
