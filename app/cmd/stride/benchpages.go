@@ -66,7 +66,7 @@ func benchPages(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	var site struct {
 		ID  int64
-		GID string
+		GID string `gorm:"column:gid"`
 	}
 	g.Raw("SELECT id, gid FROM sites WHERE subdomain = 'bench-0'").Scan(&site)
 	var nEvents, nSiteEvents, nLearners int64
@@ -83,8 +83,13 @@ func benchPages(ctx context.Context, args []string, getenv func(string) string, 
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 5 * time.Minute}
 	launch := server.LaunchURL(ts.URL, cfg.ClientSecret, "bench-0", site.GID, time.Now())
-	if resp, err := client.Get(launch); err != nil || resp.StatusCode != 200 {
-		return fmt.Errorf("launch failed: %v", err)
+	resp, err := client.Get(launch)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("launch answered %d", resp.StatusCode)
 	}
 	var course, learner int64
 	g.Raw("SELECT course_id FROM progress_buckets WHERE site_id = ? GROUP BY course_id ORDER BY SUM(enrollments) DESC LIMIT 1", site.ID).Scan(&course)

@@ -15,8 +15,15 @@ import (
 // enrollments and every rollup. The largest site is bench-0.
 func seed(ctx context.Context, db *store.DB, sites, events, largest, learners int, out io.Writer) error {
 	g := db.Gorm().WithContext(ctx)
-	if err := g.Exec("DELETE FROM sites WHERE subdomain LIKE 'bench-%' OR gid LIKE 'bench-%'").Error; err != nil {
-		return err
+	for _, t := range []string{"learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "lesson_stats",
+		"daily_stats", "progress_buckets", "inbox", "sites"} {
+		col := "site_id"
+		if t == "sites" {
+			col = "id"
+		}
+		if err := g.Exec("DELETE FROM " + t + " WHERE " + col + " IN (SELECT id FROM sites WHERE gid LIKE 'bench-gid-%')").Error; err != nil {
+			return err
+		}
 	}
 	rest := max(0, events/2-largest) / max(1, sites-1)
 	for i := range sites {
@@ -60,10 +67,10 @@ func seedSite(ctx context.Context, db *store.DB, site int64, steps, learners int
 		// Step n is learner (n mod L)'s k-th step, k = n div L: lesson k mod 50 of a course.
 		{`INSERT INTO learner_events (id, site_id, event_id, kind, learner_id, course_id, enrollment_id, occurred_at,
 				chapter_id, lesson_id, percent_before, percent_after, before_given, partner_id) OVERRIDING SYSTEM VALUE
-			SELECT ? + 2 * n + h, ?, 'e' || (2 * n + h), CASE h WHEN 1 THEN 'lesson' ELSE 'progress' END, learner, course,
+			SELECT CAST(? AS BIGINT) + 2 * n + h, ?, 'e' || (2 * n + h), CASE h WHEN 1 THEN 'lesson' ELSE 'progress' END, learner, course,
 				learner * 100 + course, ?::timestamptz + n * ?::interval,
 				CASE h WHEN 1 THEN course * 100 + pos / 10 + 1 END, CASE h WHEN 1 THEN course * 1000 + pos + 1 END,
-				CASE h WHEN 2 THEN pos * 2 END, CASE h WHEN 2 THEN (pos + 1) * 2 END, false, ? + 2 * n + 3 - h
+				CASE h WHEN 2 THEN pos * 2 END, CASE h WHEN 2 THEN (pos + 1) * 2 END, false, CAST(? AS BIGINT) + 2 * n + 3 - h
 			FROM (SELECT n, n % ? + 1 AS learner, ((n % ? + 1) + (n / ?) / 50) % 10 + 1 AS course, (n / ?) % 50 AS pos
 				FROM generate_series(0, ? - 1) n) x, (VALUES (1), (2)) AS halves(h)`,
 			[]any{base, site, start, fmt.Sprintf("%d microseconds", every.Microseconds()), base, learners, learners, learners, learners, steps}},
