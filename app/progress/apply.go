@@ -19,6 +19,10 @@ type job struct {
 	lesson     *events.LessonCompleted
 	locks      []int64 // lock keys of every record the event touches
 	err        error
+	// deferRematch leaves re-pairing to the end of the batch (one per learner journey);
+	// added collects the halves this event stored for it.
+	deferRematch bool
+	added        []*store.Half
 }
 
 func decode(row store.InboxRow) *job {
@@ -86,9 +90,9 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	}
 	switch {
 	case j.enrollment != nil:
-		return w.applyEnrollment(s, ev, j.enrollment)
+		return w.applyEnrollment(s, j, ev, j.enrollment)
 	case j.lesson != nil:
-		return w.applyLesson(s, ev, j.lesson)
+		return w.applyLesson(s, j, ev, j.lesson)
 	case ev.Topic() == "app.uninstalled":
 		acted, err := s.Uninstall(at, w.cfg.Grace)
 		if err == nil && acted {
@@ -99,7 +103,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	return nil // a topic Stride does not use
 }
 
-func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events.Enrollment) error {
+func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e *events.Enrollment) error {
 	at := ev.CreatedAt
 	learner, course := int64(e.User.ID), int64(e.CourseID)
 	s.UpsertLearner(learnerOf(e.User), at)
@@ -148,10 +152,10 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, ev *events.Envelope, e *events
 	if inOrder && !h.BeforeGiven {
 		h.PercentBefore = &before.Percent
 	}
-	return w.addHalf(s, h, inOrder)
+	return w.addHalf(s, j, h, inOrder)
 }
 
-func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.LessonCompleted) error {
+func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *events.LessonCompleted) error {
 	at := ev.CreatedAt
 	learner, course := int64(l.User.ID), int64(l.Course.ID)
 	s.UpsertLearner(learnerOf(l.User), at)
@@ -172,7 +176,7 @@ func (w *Worker) applyLesson(s *store.SiteTx, ev *events.Envelope, l *events.Les
 			return err
 		}
 	}
-	return w.addHalf(s, h, false)
+	return w.addHalf(s, j, h, false)
 }
 
 func learnerOf(u events.User) store.Learner {

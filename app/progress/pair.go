@@ -10,7 +10,7 @@ import (
 // addHalf stores one half of a learner step, settles the percentages it moved between, and
 // re-pairs the halves around it. A half already stored (a replay) changes nothing. settled
 // says the caller already knows where a progress half moved from and that none follows it.
-func (w *Worker) addHalf(s *store.SiteTx, h *store.Half, settled bool) error {
+func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) error {
 	var next *store.Half
 	if h.Kind == store.HalfProgress && !settled {
 		var err error
@@ -27,6 +27,10 @@ func (w *Worker) addHalf(s *store.SiteTx, h *store.Half, settled bool) error {
 		if err := s.SetPercentBefore(next.ID, h.PercentAfter); err != nil {
 			return err
 		}
+	}
+	if j.deferRematch {
+		j.added = append(j.added, h) // the batch re-pairs each journey once, at its end
+		return nil
 	}
 	return w.rematch(s, h)
 }
@@ -65,49 +69,104 @@ func (w *Worker) settleFirstStep(s *store.SiteTx, learner, course int64, enrolle
 	return s.SetPercentBefore(first.ID, &zero)
 }
 
-// rematch pairs the cluster of halves h belongs to: the run of the learner's halves in the
-// course that lie within the window of each other. Pairing is a function of that set alone,
-// so the order events arrive in does not matter, and a late half re-pairs its neighbours.
-func (w *Worker) rematch(s *store.SiteTx, h *store.Half) error {
+// rematch pairs the clusters that the new halves hs (all of one learner in one course)
+// belong to: the runs of the learner's halves in the course that lie within the window of
+// each other. Pairing is a function of such a set alone, so the order events arrive in does
+// not matter, and a late half re-pairs its neighbours.
+func (w *Worker) rematch(s *store.SiteTx, hs ...*store.Half) error {
 	window := w.cfg.Window
+	lo, hi := hs[0].OccurredAt, hs[0].OccurredAt
+	for _, h := range hs[1:] {
+		lo, hi = minTime(lo, h.OccurredAt), maxTime(hi, h.OccurredAt)
+	}
 	span := max(20*window, 10*time.Second)
 	var rows []store.Half
-	var cluster []pairing.Half
+	var clusters [][]pairing.Half
 	for {
 		var err error
-		rows, err = s.Halves(h.LearnerID, h.CourseID, h.OccurredAt.Add(-span), h.OccurredAt.Add(span))
+		h := hs[0]
+		rows, err = s.Halves(h.LearnerID, h.CourseID, lo.Add(-span), hi.Add(span))
 		if err != nil {
 			return err
 		}
-		cluster = pairing.Cluster(toPairing(rows), h.ID, window)
-		first, last := cluster[0].At, cluster[len(cluster)-1].At
-		// A cluster reaching the edge of what was read may go on beyond it: read more.
-		if (first.Sub(h.OccurredAt.Add(-span)) > window && h.OccurredAt.Add(span).Sub(last) > window) || span > 48*time.Hour {
+		all := toPairing(rows)
+		clusters = clusters[:0]
+		seen := map[int64]bool{}
+		edge := false
+		for _, h := range hs {
+			if seen[h.ID] {
+				continue
+			}
+			c := pairing.Cluster(all, h.ID, window)
+			for _, x := range c {
+				seen[x.ID] = true
+			}
+			clusters = append(clusters, c)
+			// A cluster reaching the edge of what was read may go on beyond it: read more.
+			edge = edge || c[0].At.Sub(lo.Add(-span)) <= window || hi.Add(span).Sub(c[len(c)-1].At) <= window
+		}
+		if !edge || span > 48*time.Hour {
 			break
 		}
 		span *= 4
-	}
-	matched := pairing.Match(cluster, window)
-	want := make(map[int64]int64, 2*len(matched))
-	for l, p := range matched {
-		want[l], want[p] = p, l
 	}
 	byID := make(map[int64]*store.Half, len(rows))
 	for i := range rows {
 		byID[rows[i].ID] = &rows[i]
 	}
 	changes := map[int64]*int64{}
-	for _, c := range cluster {
-		cur := byID[c.ID].PartnerID
-		partner, ok := want[c.ID]
-		switch {
-		case ok && (cur == nil || *cur != partner):
-			changes[c.ID] = &partner
-		case !ok && cur != nil:
-			changes[c.ID] = nil
+	for _, cluster := range clusters {
+		matched := pairing.Match(cluster, window)
+		want := make(map[int64]int64, 2*len(matched))
+		for l, p := range matched {
+			want[l], want[p] = p, l
+		}
+		for _, c := range cluster {
+			cur := byID[c.ID].PartnerID
+			partner, ok := want[c.ID]
+			switch {
+			case ok && (cur == nil || *cur != partner):
+				changes[c.ID] = &partner
+			case !ok && cur != nil:
+				changes[c.ID] = nil
+			}
 		}
 	}
 	return s.SetPartners(changes)
+}
+
+// rematchBatch re-pairs, once per learner journey, every half a batch added.
+func (w *Worker) rematchBatch(tx *store.WorkTx, added []*store.Half) error {
+	type journey struct{ site, learner, course int64 }
+	groups := map[journey][]*store.Half{}
+	var order []journey
+	for _, h := range added {
+		k := journey{h.SiteID, h.LearnerID, h.CourseID}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], h)
+	}
+	for _, k := range order {
+		if err := w.rematch(tx.Site(k.site), groups[k]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func toPairing(rows []store.Half) []pairing.Half {

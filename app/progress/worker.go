@@ -154,7 +154,9 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 		return err
 	}
 	now := w.clock.Now()
+	var added []*store.Half
 	for _, j := range jobs {
+		j.deferRematch = !tx.Careful()
 		err := j.err
 		if err == nil {
 			err = tx.Apply(j.row, func(s *store.SiteTx) error { return w.apply(s, j) })
@@ -162,6 +164,7 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 		switch {
 		case err == nil:
 			tx.Processed(j.row)
+			added = append(added, j.added...)
 		case !tx.Careful():
 			return err
 		case errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrPayload) || j.row.Attempts+1 >= w.cfg.MaxAttempts:
@@ -175,7 +178,7 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 			return err
 		}
 	}
-	return nil
+	return w.rematchBatch(tx, added)
 }
 
 // backoff is 1 s, 2 s, 4 s, ... up to an hour between tries.

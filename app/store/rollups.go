@@ -22,14 +22,10 @@ func (s *SiteTx) bumpBucket(course int64, b int, delta int64) {
 
 // countCompletion records that a learner completed a lesson: the funnel counts each learner
 // once per lesson, and the day counts every learner step.
+// The completion itself is written with the batch, which counts the learners it is new for.
 func (s *SiteTx) countCompletion(h *Half) error {
 	s.bumpDaily(h.OccurredAt, 1, 0, 0)
-	res := s.tx.Exec(`INSERT INTO lesson_completions (site_id, lesson_id, learner_id, course_id, first_at) VALUES (?,?,?,?,?)
-		ON CONFLICT (site_id, lesson_id, learner_id) DO NOTHING`, s.siteID, *h.LessonID, h.LearnerID, h.CourseID, h.OccurredAt.UTC())
-	if res.Error != nil || res.RowsAffected == 0 {
-		return res.Error
-	}
-	s.buf.add("lesson_stats", s.siteID, []any{*h.LessonID, h.CourseID}, 1)
+	s.buf.put("lesson_completions", s.key(*h.LessonID, h.LearnerID), h.OccurredAt, s.siteID, *h.LessonID, h.LearnerID, h.CourseID, h.OccurredAt.UTC())
 	return nil
 }
 

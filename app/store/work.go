@@ -92,6 +92,12 @@ func (w *WorkTx) Apply(row InboxRow, fn func(s *SiteTx) error) error {
 	return nil
 }
 
+// Site is a view of one site's records that writes shared records with the batch, for work
+// done once per batch rather than per event.
+func (w *WorkTx) Site(siteID int64) *SiteTx {
+	return &SiteTx{tx: w.tx, siteID: siteID, db: w.db, buf: w.batch}
+}
+
 // Processed marks a row applied (written with the batch).
 func (w *WorkTx) Processed(row InboxRow) { w.processed = append(w.processed, row.ID) }
 
@@ -221,7 +227,13 @@ var counters = map[string]struct{ keys, cols []string }{
 
 // write sends the buffer in key order: one multi-row statement per table.
 func (b *buffer) write(tx *gorm.DB) error {
+	if err := b.writeCompletions(tx); err != nil {
+		return err
+	}
 	for _, table := range slices.Sorted(maps.Keys(b.rows)) {
+		if table == "lesson_completions" {
+			continue
+		}
 		m, u := b.rows[table], upserts[table]
 		var sb strings.Builder
 		var args []any
@@ -272,6 +284,39 @@ func (b *buffer) write(tx *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// writeCompletions inserts the batch's lesson completions and counts, per lesson, the
+// learners for whom one is new: the funnel.
+func (b *buffer) writeCompletions(tx *gorm.DB) error {
+	m := b.rows["lesson_completions"]
+	if len(m) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	var args []any
+	sb.WriteString("INSERT INTO lesson_completions (site_id, lesson_id, learner_id, course_id, first_at) VALUES ")
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(?,?,?,?,?)")
+		args = append(args, m[k].vals...)
+	}
+	sb.WriteString(" ON CONFLICT (site_id, lesson_id, learner_id) DO NOTHING RETURNING site_id, lesson_id, course_id")
+	rows, err := tx.Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var site, lesson, course int64
+		if err := rows.Scan(&site, &lesson, &course); err != nil {
+			return err
+		}
+		b.add("lesson_stats", site, []any{lesson, course}, 1)
+	}
+	return rows.Err()
 }
 
 // keyCols is how many of a counter table's key columns form its primary key (lesson_stats
