@@ -137,11 +137,6 @@ func (db *DB) ClaimWebhookSweep(ctx context.Context, next time.Time, limit int) 
 	return claimed, nil
 }
 
-// Audit records something that happened to a site's installation.
-func (db *DB) Audit(ctx context.Context, siteID int64, action, detail string) error {
-	return dbError(audit(db.gorm.WithContext(ctx), siteID, action, detail, db.now()), "site")
-}
-
 type auditRow struct {
 	ID        int64 `gorm:"primaryKey"`
 	SiteID    int64

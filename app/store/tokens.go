@@ -91,8 +91,3 @@ func (db *DB) UpdateTokens(ctx context.Context, siteID int64, fn func(current st
 	})
 	return kept, dbError(err, "tokens")
 }
-
-// DeleteTokens forgets a site's tokens (on uninstall).
-func (db *DB) DeleteTokens(ctx context.Context, siteID int64) error {
-	return dbError(db.gorm.WithContext(ctx).Where("site_id = ?", siteID).Delete(&tokenRow{}).Error, "tokens")
-}

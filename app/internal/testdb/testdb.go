@@ -78,9 +78,6 @@ func Postgres(t testing.TB) string {
 		cfg.User, cfg.Password, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), name)
 }
 
-// AdminURL is the URL of the server Postgres creates databases on.
-func AdminURL() string { return adminURL }
-
 // startServer initialises and starts a private PostgreSQL cluster on a free loopback port.
 func startServer() (stop func(), url string, err error) {
 	bin := os.Getenv("PG_BIN")
