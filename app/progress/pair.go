@@ -11,6 +11,12 @@ import (
 // re-pairs the halves around it. A half already stored (a replay) changes nothing. settled
 // says the caller already knows where a progress half moved from and that none follows it.
 func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) error {
+	// In a quick batch, a half that needs nothing looked up is inserted with the batch's
+	// others and re-paired at the batch's end.
+	if j.deferRematch && (h.Kind == store.HalfLesson || settled) {
+		_, err := s.AddHalf(h, true)
+		return err
+	}
 	var next *store.Half
 	if h.Kind == store.HalfProgress && !settled {
 		var err error
@@ -18,7 +24,7 @@ func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) e
 			return err
 		}
 	}
-	inserted, err := s.AddHalf(h)
+	inserted, err := s.AddHalf(h, false)
 	if err != nil || !inserted {
 		return err
 	}

@@ -153,6 +153,17 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 	if err := tx.Lock(sortedUnique(keys)); err != nil {
 		return err
 	}
+	var enrollments [][2]int64
+	for _, j := range jobs {
+		if j.enrollment != nil {
+			enrollments = append(enrollments, [2]int64{j.row.SiteID, int64(j.enrollment.ID)})
+		} else if j.lesson != nil && j.lesson.Enrollment.ID != 0 {
+			enrollments = append(enrollments, [2]int64{j.row.SiteID, int64(j.lesson.Enrollment.ID)})
+		}
+	}
+	if err := tx.Prefetch(enrollments); err != nil {
+		return err
+	}
 	now := w.clock.Now()
 	var added []*store.Half
 	for _, j := range jobs {
@@ -178,7 +189,11 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 			return err
 		}
 	}
-	return w.rematchBatch(tx, added)
+	flushed, err := tx.FlushHalves()
+	if err != nil {
+		return err
+	}
+	return w.rematchBatch(tx, append(added, flushed...))
 }
 
 // backoff is 1 s, 2 s, 4 s, ... up to an hour between tries.

@@ -34,10 +34,21 @@ type Half struct {
 
 func (Half) TableName() string { return "learner_events" }
 
-// AddHalf stores a half; inserted is false when its event was applied before.
-func (s *SiteTx) AddHalf(h *Half) (inserted bool, err error) {
+// AddHalf stores a half; inserted is false when its event was applied before. With later,
+// in a quick batch, the half is inserted with the batch's others (see WorkTx.FlushHalves).
+func (s *SiteTx) AddHalf(h *Half, later bool) (inserted bool, err error) {
 	h.SiteID = s.siteID
 	h.OccurredAt = h.OccurredAt.UTC()
+	if later && s.w != nil && !s.w.careful {
+		s.w.pending = append(s.w.pending, h)
+		return true, nil
+	}
+	// Halves waiting to be inserted must be seen by the queries that follow this one.
+	if s.w != nil && len(s.w.pending) > 0 {
+		if _, err := s.w.FlushHalves(); err != nil {
+			return false, err
+		}
+	}
 	res := s.tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "site_id"}, {Name: "event_id"}}, DoNothing: true}).Create(h)
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
@@ -60,6 +71,11 @@ func (s *SiteTx) Halves(learnerID, courseID int64, from, to time.Time) ([]Half, 
 // course, other than the half except: the percentage a step moved from, or the step whose
 // "from" changes when a late event lands before it.
 func (s *SiteTx) NeighbourProgress(learnerID, courseID int64, at time.Time, except int64, after bool) (*Half, error) {
+	if s.w != nil && len(s.w.pending) > 0 {
+		if _, err := s.w.FlushHalves(); err != nil {
+			return nil, err
+		}
+	}
 	op, order := "<", "occurred_at DESC, id DESC"
 	if after {
 		op, order = ">", "occurred_at, id"

@@ -14,6 +14,7 @@ type SiteTx struct {
 	tx     *gorm.DB
 	siteID int64
 	buf    *buffer // writes to shared records, sent with the batch
+	w      *WorkTx
 }
 
 // SiteID is the site this view is bound to.
@@ -85,7 +86,9 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 	if e.Activity {
 		activity = at
 	}
-	if e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil {
+	key := [2]int64{s.siteID, e.ID}
+	cached, known := s.w.cached(key)
+	if e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil && (!known || cached != nil) {
 		// Only activity (a lesson completed): one statement when the enrollment exists.
 		res := s.tx.Exec(`UPDATE enrollments SET last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < ?
 			THEN ? ELSE last_activity_at END WHERE site_id = ? AND id = ?`, at, at, s.siteID, e.ID)
@@ -93,12 +96,15 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 			return nil, res.Error
 		}
 	}
-	before, err := s.EnrollmentState(e.ID)
-	if err != nil {
-		return nil, err
+	before := cached
+	if !known {
+		var err error
+		if before, err = s.EnrollmentState(e.ID); err != nil {
+			return nil, err
+		}
 	}
 	var after []EnrollmentState
-	err = s.tx.Raw(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
+	err := s.tx.Raw(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
 			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at)
 		VALUES (?,?,?,?,COALESCE(CAST(? AS DOUBLE PRECISION), 0),?,?,?,?,?,?,?,?,?)
 		ON CONFLICT (site_id, id) DO UPDATE SET
@@ -123,6 +129,7 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 		return nil, err
 	}
 	s.countEnrollment(e.CourseID, before, &after[0], at)
+	s.w.remember(key, &after[0])
 	return before, nil
 }
 
@@ -131,4 +138,19 @@ func utc(t *time.Time) any {
 		return nil
 	}
 	return t.UTC()
+}
+
+// cached is the batch's prefetched state of an enrollment; known says whether there is one.
+func (w *WorkTx) cached(key [2]int64) (*EnrollmentState, bool) {
+	if w == nil || w.states == nil {
+		return nil, false
+	}
+	st, ok := w.states[key]
+	return st, ok
+}
+
+func (w *WorkTx) remember(key [2]int64, st *EnrollmentState) {
+	if w != nil && w.states != nil {
+		w.states[key] = st
+	}
 }

@@ -33,6 +33,10 @@ type WorkTx struct {
 	careful   bool
 	batch     *buffer
 	processed []int64
+	// Quickly (not careful), halves are inserted together and enrollments read together.
+	pending  []*Half                       // halves not yet inserted
+	inserted []*Half                       // halves the batch inserted together
+	states   map[[2]int64]*EnrollmentState // (site, enrollment) → state; nil: no such enrollment
 }
 
 // ClaimInbox claims up to limit due rows and runs fn on them in one transaction. On
@@ -71,7 +75,7 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, careful bool, fn func(w
 // Apply runs fn for one row. Carefully, it runs in a savepoint: if fn fails, what it wrote
 // is undone and the rest of the batch goes on.
 func (w *WorkTx) Apply(row InboxRow, fn func(s *SiteTx) error) error {
-	s := &SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db, buf: newBuffer()}
+	s := &SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db, buf: newBuffer(), w: w}
 	if !w.careful {
 		if err := fn(s); err != nil {
 			return err
@@ -95,7 +99,91 @@ func (w *WorkTx) Apply(row InboxRow, fn func(s *SiteTx) error) error {
 // Site is a view of one site's records that writes shared records with the batch, for work
 // done once per batch rather than per event.
 func (w *WorkTx) Site(siteID int64) *SiteTx {
-	return &SiteTx{tx: w.tx, siteID: siteID, db: w.db, buf: w.batch}
+	return &SiteTx{tx: w.tx, siteID: siteID, db: w.db, buf: w.batch, w: w}
+}
+
+// Prefetch reads the state of the batch's enrollments, (site, enrollment id) pairs, in one
+// query, so that applying each event does not read its enrollment again.
+func (w *WorkTx) Prefetch(keys [][2]int64) error {
+	if w.careful || len(keys) == 0 {
+		return nil
+	}
+	w.states = make(map[[2]int64]*EnrollmentState, len(keys))
+	var tuples []string
+	var args []any
+	for _, k := range keys {
+		if _, dup := w.states[k]; dup {
+			continue
+		}
+		w.states[k] = nil
+		tuples = append(tuples, "(?,?)")
+		args = append(args, k[0], k[1])
+	}
+	var rows []struct {
+		SiteID, ID int64
+		EnrollmentState
+	}
+	err := w.tx.Raw("SELECT site_id, id, percent, percent_at, completed_at, enrolled_at FROM enrollments WHERE (site_id, id) IN ("+
+		strings.Join(tuples, ",")+")", args...).Scan(&rows).Error
+	for i := range rows {
+		w.states[[2]int64{rows[i].SiteID, rows[i].ID}] = &rows[i].EnrollmentState
+	}
+	return err
+}
+
+// FlushHalves inserts the halves gathered so far in one statement and returns every half
+// the batch inserted that way. A half whose event was applied before is left out.
+func (w *WorkTx) FlushHalves() ([]*Half, error) {
+	if len(w.pending) == 0 {
+		return w.inserted, nil
+	}
+	pending := w.pending
+	w.pending = nil
+	var sb strings.Builder
+	var args []any
+	byKey := make(map[rowKey]*Half, len(pending))
+	sb.WriteString(`INSERT INTO learner_events (site_id, event_id, kind, learner_id, course_id, enrollment_id, occurred_at,
+		chapter_id, lesson_id, percent_before, percent_after, before_given) VALUES `)
+	for i, h := range pending {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, h.SiteID, h.EventID, h.Kind, h.LearnerID, h.CourseID, h.EnrollmentID, h.OccurredAt,
+			h.ChapterID, h.LessonID, h.PercentBefore, h.PercentAfter, h.BeforeGiven)
+		byKey[rowKey{h.SiteID, h.EventID}] = h
+	}
+	// Ids come back by (site, event), not by position: a replayed event is skipped.
+	sb.WriteString(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING id, site_id, event_id")
+	rows, err := w.tx.Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, site int64
+		var event string
+		if err := rows.Scan(&id, &site, &event); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if h := byKey[rowKey{site, event}]; h != nil {
+			h.ID = id
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, h := range pending {
+		if h.ID == 0 {
+			continue // a replay: not inserted again
+		}
+		w.inserted = append(w.inserted, h)
+		if h.Kind == HalfLesson && h.LessonID != nil {
+			w.Site(h.SiteID).countCompletion(h)
+		}
+	}
+	return w.inserted, nil
 }
 
 // Processed marks a row applied (written with the batch).
