@@ -33,6 +33,7 @@ var commands = map[string]struct {
 	"serve":       {"web server and in-process worker", serve},
 	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
+	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", demo},
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
 }
@@ -128,11 +129,17 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 		return err
 	}
 	defer a.db.Close()
-	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
+	return a.serve(ctx, l, nil)
+}
+
+// serve answers HTTP on l, with the background work beside it, until ctx ends; ready (may
+// be nil) is called once requests are being taken.
+func (a *app) serve(ctx context.Context, l net.Listener, ready func()) error {
+	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
 	}
@@ -141,13 +148,16 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
 	a.log.Info("stride serving", "addr", l.Addr().String(), "app_url", a.cfg.AppURL.String(), "database", dbKind(a.db))
+	if ready != nil {
+		ready()
+	}
 
 	select {
 	case err = <-serveErr:
 	case <-ctx.Done():
 	}
 	// Heroku gives 30 s after SIGTERM: stop taking requests, drain the workers, then the
-	// deferred Close shuts the database.
+	// caller closes the database.
 	shutCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	a.log.Info("stride stopping")

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strideapp/stride/app/thinkificdouble"
+)
+
+// playedStep is a learner step the demo played: what the dashboard must show.
+type playedStep struct {
+	Learner, Course, Lesson int64
+	At                      time.Time
+	Before, After           float64
+}
+
+type demoLesson struct {
+	id, chapter int64
+	name        string
+	chapterName string
+	position    int
+}
+
+type demoCourse struct {
+	id      int64
+	name    string
+	lessons []demoLesson
+}
+
+// demoCatalog is every simulated site's courses: chapters of lessons.
+func demoCatalog() []demoCourse {
+	shape := []struct {
+		name     string
+		chapters []string
+		per      int
+	}{
+		{"Photography Basics", []string{"Your camera", "Light", "Composition"}, 4},
+		{"Marketing 101", []string{"Foundations", "Channels"}, 5},
+	}
+	var out []demoCourse
+	for ci, s := range shape {
+		c := demoCourse{id: int64(100 + ci), name: s.name}
+		for chi, ch := range s.chapters {
+			for l := range s.per {
+				c.lessons = append(c.lessons, demoLesson{id: c.id*100 + int64(len(c.lessons)+1), chapter: c.id*10 + int64(chi+1),
+					name: fmt.Sprintf("%s, part %d", ch, l+1), chapterName: ch, position: l})
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// event is one delivery to make: when it happened and what it says.
+type event struct {
+	site  *demoSite
+	topic string
+	body  []byte
+	at    time.Time
+	pair  int // events with the same non-zero pair fire together
+}
+
+type player struct {
+	o                          demoOptions
+	out                        io.Writer
+	r                          *rand.Rand
+	sent, steps, dups, retried atomic.Int64
+	mu                         sync.Mutex
+	nextID                     int64
+}
+
+func newPlayer(o demoOptions, out io.Writer) *player {
+	return &player{o: o, out: out, r: rand.New(rand.NewPCG(o.seed, 2026)), nextID: 20260000000000000}
+}
+
+// play makes every site's learners and delivers their events in the order they happened.
+func (p *player) play(ctx context.Context, sites []*demoSite) error {
+	var evs []event
+	pair := 0
+	for _, s := range sites {
+		for i := range p.o.learners {
+			evs = append(evs, p.learner(s, int64(1000+i), &pair)...)
+		}
+	}
+	slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
+	total := len(evs)
+	done := make(chan struct{})
+	go p.report(done, total)
+	defer close(done)
+
+	// A learner step's two events go out together, in either order; the rest one by one.
+	var wg sync.WaitGroup
+	pace := time.NewTicker(5 * time.Millisecond)
+	defer pace.Stop()
+	for i := 0; i < len(evs); i++ {
+		group := []event{evs[i]}
+		for evs[i].pair != 0 && i+1 < len(evs) && evs[i+1].pair == evs[i].pair {
+			i++
+			group = append(group, evs[i])
+		}
+		p.r.Shuffle(len(group), func(a, b int) { group[a], group[b] = group[b], group[a] })
+		for _, e := range group {
+			wg.Add(1)
+			go func(e event) {
+				defer wg.Done()
+				p.deliver(ctx, e)
+			}(e)
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return ctx.Err()
+		case <-pace.C:
+		}
+	}
+	wg.Wait()
+	return nil
+}
+
+// deliver sends e as Thinkific does: some first attempts fail and are retried on
+// Thinkific's schedule (compressed by --speed), some deliveries come twice.
+func (p *player) deliver(ctx context.Context, e event) {
+	p.mu.Lock()
+	lost, twice := p.r.IntN(25) == 0, p.r.IntN(20) == 0
+	p.mu.Unlock()
+	schedule := []time.Duration{0, 10 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute,
+		10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 45 * time.Minute, time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour}
+	for try, wait := range schedule {
+		if try > 0 {
+			p.retried.Add(1)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(float64(wait) / p.o.speed)):
+			}
+		}
+		if lost && try == 0 {
+			continue // the network lost the first attempt
+		}
+		if ok := send(ctx, e); ok {
+			p.sent.Add(1)
+			if twice {
+				p.dups.Add(1)
+				send(ctx, e)
+			}
+			return
+		}
+	}
+}
+
+func send(ctx context.Context, e event) bool {
+	ds := e.site.site.DeliverRaw(ctx, e.topic, e.body)
+	for _, d := range ds {
+		if d.Err != nil || d.Status/100 != 2 {
+			return false
+		}
+	}
+	return len(ds) > 0
+}
+
+func (p *player) report(done <-chan struct{}, total int) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			fmt.Fprintf(p.out, "\rdelivered %d/%d events · %d delivered twice · %d retries       \n", p.sent.Load(), total, p.dups.Load(), p.retried.Load())
+			return
+		case <-t.C:
+			fmt.Fprintf(p.out, "\rdelivering %d/%d events · %d delivered twice · %d retries", p.sent.Load(), total, p.dups.Load(), p.retried.Load())
+		}
+	}
+}
+
+// learner makes one learner's history in one course over the last 30 days: most start, some
+// finish, some stall for weeks, some drop off after a lesson or two.
+func (p *player) learner(s *demoSite, id int64, pair *int) []event {
+	catalog := demoCatalog()
+	c := catalog[p.r.IntN(len(catalog))]
+	now := time.Now().UTC()
+	t := now.Add(-time.Duration(p.r.Int64N(int64(30 * 24 * time.Hour))))
+	var lessons int
+	switch kind := p.r.IntN(10); {
+	case kind < 3:
+		lessons = len(c.lessons) // finishes
+	case kind < 5:
+		lessons = 1 + p.r.IntN(2) // drops off
+	case kind < 6:
+		lessons = 0 // enrolled, never started
+	default:
+		lessons = 2 + p.r.IntN(len(c.lessons)-2)
+	}
+	enrollment := id*1000 + c.id
+	user := map[string]any{"id": id, "email": fmt.Sprintf("learner%d@%s.example", id, s.site.Subdomain()),
+		"first_name": demoNames[int(id)%len(demoNames)], "last_name": fmt.Sprint("L", id)}
+	course := map[string]any{"id": c.id, "name": c.name}
+	enrollmentPayload := func(percent float64, at time.Time, completed bool) map[string]any {
+		m := map[string]any{"id": enrollment, "course": course, "course_id": c.id, "user": user,
+			"percentage_completed": fmt.Sprintf("%.1f", percent), "created_at": at.Format(time.RFC3339),
+			"activated_at": at.Format(time.RFC3339), "free_trial": false, "expiry_date": nil, "completed_at": nil}
+		if completed {
+			m["completed_at"] = at.Format(time.RFC3339)
+		}
+		return m
+	}
+	evs := []event{p.event(s, "enrollment.created", t, 0, enrollmentPayload(0, t, false))}
+	before := 0.0
+	for k := range lessons {
+		// Realistic gaps: minutes within a sitting, days between sittings.
+		if p.r.IntN(3) == 0 {
+			t = t.Add(time.Duration(6+p.r.IntN(60)) * time.Hour)
+		} else {
+			t = t.Add(time.Duration(3+p.r.IntN(20)) * time.Minute)
+		}
+		if t.After(now) {
+			break
+		}
+		l := c.lessons[k]
+		after := math.Round(1000*float64(k+1)/float64(len(c.lessons))) / 10
+		*pair++
+		evs = append(evs,
+			p.event(s, "lesson.completed", t, *pair, map[string]any{"chapter": map[string]any{"id": l.chapter, "name": l.chapterName},
+				"course": course, "enrollment": map[string]any{"id": enrollment}, "user": user,
+				"lesson": map[string]any{"id": l.id, "name": l.name, "position": l.position, "type": "Video"}}),
+			p.event(s, "enrollment.progress", t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollmentPayload(after, t, false)))
+		s.played = append(s.played, playedStep{Learner: id, Course: c.id, Lesson: l.id, At: t.Truncate(time.Millisecond), Before: before, After: after})
+		p.steps.Add(1)
+		before = after
+		if k == len(c.lessons)-1 {
+			evs = append(evs, p.event(s, "enrollment.completed", t.Add(time.Second), 0, enrollmentPayload(100, t.Add(time.Second), true)))
+		}
+	}
+	return evs
+}
+
+var demoNames = []string{"Ada", "Bea", "Cyrus", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ines", "Jun", "Kofi", "Lena"}
+
+func (p *player) event(s *demoSite, topic string, at time.Time, pair int, payload any) event {
+	p.nextID++
+	resource, action, _ := cutTopic(topic)
+	body, _ := json.Marshal(thinkificdouble.Event{ID: fmt.Sprint(p.nextID), Resource: resource, Action: action,
+		TenantID: s.site.TenantID(), TenantGlobalID: s.site.GID(), CreatedAt: at.UTC().Format("2006-01-02T15:04:05.000Z"), Payload: payload})
+	return event{site: s, topic: topic, body: body, at: at, pair: pair}
+}
+
+func cutTopic(t string) (string, string, bool) {
+	for i := range t {
+		if t[i] == '.' {
+			return t[:i], t[i+1:], true
+		}
+	}
+	return t, "", false
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strideapp/stride/app/server"
+)
+
+// A short seeded demo, headless: every learner step the double played is in the site's
+// steps.csv exactly once, paired with its progress (from → to), and nothing else is.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	o := demoOptions{addr: "127.0.0.1:0", sites: 2, learners: 12, speed: 1e6, seed: 7, dataDir: t.TempDir(), exit: true}
+	o.check = func(appURL, secret string, sites []*demoSite) error {
+		for _, s := range sites {
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+			resp, err := c.Get(server.LaunchURL(appURL, secret, s.site.Subdomain(), s.site.GID(), time.Now()))
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			resp, err = c.Get(appURL + "/export/steps.csv")
+			if err != nil {
+				return err
+			}
+			rows, err := csv.NewReader(resp.Body).ReadAll()
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			var got, want []string
+			for _, r := range rows[1:] {
+				got = append(got, strings.Join([]string{r[0], r[1], r[3], r[7], r[9], r[10]}, ","))
+			}
+			for _, p := range s.played {
+				want = append(want, strings.Join([]string{p.At.UTC().Format(time.RFC3339), fmt.Sprint(p.Learner), fmt.Sprint(p.Course),
+					fmt.Sprint(p.Lesson), strconv.FormatFloat(p.Before, 'f', -1, 64), strconv.FormatFloat(p.After, 'f', -1, 64)}, ","))
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if len(want) == 0 {
+				return fmt.Errorf("%s: the demo played no steps", s.site.Subdomain())
+			}
+			if !slices.Equal(got, want) {
+				return fmt.Errorf("%s: steps.csv has %d steps, the double played %d:\ngot  %v\nwant %v", s.site.Subdomain(), len(got), len(want), got, want)
+			}
+		}
+		return nil
+	}
+	start := time.Now()
+	sites, err := runDemo(context.Background(), o, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(sites) != 2 || !strings.Contains(out.String(), "installed on demo-academy through OAuth; 5 webhooks registered") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	t.Logf("demo with %d and %d steps took %v", len(sites[0].played), len(sites[1].played), time.Since(start))
+}
