@@ -20,6 +20,7 @@ import (
 	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/server"
+	"github.com/strideapp/stride/app/simulate"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkific"
@@ -34,6 +35,7 @@ var commands = map[string]struct {
 	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
 	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", demo},
+	"simulate":    {"send signed test events (modes: one, journey, duplicates, bad-signature, replay) to a running Stride", simulate.Run},
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
 }
