@@ -150,6 +150,15 @@ func (c *Config) SiteBaseURL(subdomain string) string {
 	return strings.ReplaceAll(c.SiteURL, "{subdomain}", subdomain)
 }
 
+// SiteOrigin is a site's origin (scheme, host, port), the form CSP frame-ancestors takes.
+func (c *Config) SiteOrigin(subdomain string) string {
+	u, err := url.Parse(c.SiteBaseURL(subdomain))
+	if err != nil {
+		return c.SiteBaseURL(subdomain)
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // Secrets are the client secrets that may sign webhooks and launches, current first.
 func (c *Config) Secrets() []string {
 	if c.PreviousSecret == "" {

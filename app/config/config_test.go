@@ -27,6 +27,9 @@ func TestLoadDefaults(t *testing.T) {
 	if got := c.SiteBaseURL("acme"); got != "https://acme.thinkific.com" {
 		t.Errorf("site URL %s", got)
 	}
+	if got := c.SiteOrigin("acme"); got != "https://acme.thinkific.com" {
+		t.Errorf("site origin %s", got)
+	}
 	if len(c.Secrets()) != 1 {
 		t.Errorf("secrets %v", c.Secrets())
 	}

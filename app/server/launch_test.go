@@ -49,7 +49,7 @@ func TestLaunch(t *testing.T) {
 						t.Fatal("another site's name on the page")
 					}
 					csp := resp.Header.Get("Content-Security-Policy")
-					if !strings.Contains(csp, "frame-ancestors "+h.cfg.SiteBaseURL("acme")) {
+					if !strings.HasSuffix(csp, "frame-ancestors "+h.cfg.SiteOrigin("acme")) {
 						t.Fatalf("CSP %q", csp)
 					}
 					return

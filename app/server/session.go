@@ -83,7 +83,7 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set("site", site)
 		// Only this site's Thinkific admin may frame its pages.
-		c.Response().Header().Set("Content-Security-Policy", csp(s.cfg.SiteBaseURL(site.Subdomain)))
+		c.Response().Header().Set("Content-Security-Policy", csp(s.cfg.SiteOrigin(site.Subdomain)))
 		return next(c)
 	}
 }
