@@ -44,7 +44,7 @@ func usage() string {
 	var b strings.Builder
 	b.WriteString("usage: stride <command>\n\ncommands:\n")
 	for _, name := range slices.Sorted(maps.Keys(commands)) {
-		fmt.Fprintf(&b, "  %-9s %s\n", name, commands[name].help)
+		fmt.Fprintf(&b, "  %-12s %s\n", name, commands[name].help)
 	}
 	b.WriteString("\nConfiguration comes from the environment; see README.md.")
 	return b.String()
