@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"maps"
 	"time"
 
 	"github.com/strideapp/stride/app/pairing"
@@ -80,49 +81,55 @@ func (w *Worker) settleFirstStep(s *store.SiteTx, learner, course int64, enrolle
 // each other. Pairing is a function of such a set alone, so the order events arrive in does
 // not matter, and a late half re-pairs its neighbours.
 func (w *Worker) rematch(s *store.SiteTx, hs ...*store.Half) error {
-	window := w.cfg.Window
-	lo, hi := hs[0].OccurredAt, hs[0].OccurredAt
-	for _, h := range hs[1:] {
-		lo, hi = minTime(lo, h.OccurredAt), maxTime(hi, h.OccurredAt)
-	}
-	span := max(20*window, 10*time.Second)
-	var rows []store.Half
-	var clusters [][]pairing.Half
+	lo, hi := span(hs)
+	reach := max(20*w.cfg.Window, 10*time.Second)
 	for {
-		var err error
-		h := hs[0]
-		rows, err = s.Halves(h.LearnerID, h.CourseID, lo.Add(-span), hi.Add(span))
+		rows, err := s.Halves(hs[0].LearnerID, hs[0].CourseID, lo.Add(-reach), hi.Add(reach))
 		if err != nil {
 			return err
 		}
-		all := toPairing(rows)
-		clusters = clusters[:0]
-		seen := map[int64]bool{}
-		edge := false
-		for _, h := range hs {
-			if seen[h.ID] {
-				continue
-			}
-			c := pairing.Cluster(all, h.ID, window)
-			for _, x := range c {
-				seen[x.ID] = true
-			}
-			clusters = append(clusters, c)
-			// A cluster reaching the edge of what was read may go on beyond it: read more.
-			edge = edge || c[0].At.Sub(lo.Add(-span)) <= window || hi.Add(span).Sub(c[len(c)-1].At) <= window
+		clusters, edge := w.clusters(rows, hs, lo.Add(-reach), hi.Add(reach))
+		if !edge || reach > 48*time.Hour {
+			return s.SetPartners(w.changes(rows, clusters))
 		}
-		if !edge || span > 48*time.Hour {
-			break
-		}
-		span *= 4
+		reach *= 4 // a cluster reaching the edge of what was read may go on beyond it
 	}
+}
+
+// clusters returns the clusters of rows (read between from and to) that hold the halves hs,
+// and whether one touches the edge of what was read.
+func (w *Worker) clusters(rows []store.Half, hs []*store.Half, from, to time.Time) ([][]pairing.Half, bool) {
+	all := toPairing(rows)
+	var out [][]pairing.Half
+	seen := map[int64]bool{}
+	edge := false
+	for _, h := range hs {
+		if seen[h.ID] {
+			continue
+		}
+		c := pairing.Cluster(all, h.ID, w.cfg.Window)
+		if len(c) == 0 {
+			edge = true // not read at all: read again, wider
+			continue
+		}
+		for _, x := range c {
+			seen[x.ID] = true
+		}
+		out = append(out, c)
+		edge = edge || c[0].At.Sub(from) <= w.cfg.Window || to.Sub(c[len(c)-1].At) <= w.cfg.Window
+	}
+	return out, edge
+}
+
+// changes matches each cluster and returns the partner links that differ from what rows hold.
+func (w *Worker) changes(rows []store.Half, clusters [][]pairing.Half) map[int64]*int64 {
 	byID := make(map[int64]*store.Half, len(rows))
 	for i := range rows {
 		byID[rows[i].ID] = &rows[i]
 	}
 	changes := map[int64]*int64{}
 	for _, cluster := range clusters {
-		matched := pairing.Match(cluster, window)
+		matched := pairing.Match(cluster, w.cfg.Window)
 		want := make(map[int64]int64, 2*len(matched))
 		for l, p := range matched {
 			want[l], want[p] = p, l
@@ -138,27 +145,67 @@ func (w *Worker) rematch(s *store.SiteTx, hs ...*store.Half) error {
 			}
 		}
 	}
-	return s.SetPartners(changes)
+	return changes
 }
 
-// rematchBatch re-pairs, once per learner journey, every half a batch added.
+// rematchBatch re-pairs every half a batch added, once per learner journey: per site, one
+// query reads the halves around all of them and one statement writes the new links. A
+// journey whose cluster reaches past what was read is re-paired on its own.
 func (w *Worker) rematchBatch(tx *store.WorkTx, added []*store.Half) error {
-	type journey struct{ site, learner, course int64 }
-	groups := map[journey][]*store.Half{}
-	var order []journey
+	type journey struct{ learner, course int64 }
+	bySite := map[int64]map[journey][]*store.Half{}
 	for _, h := range added {
-		k := journey{h.SiteID, h.LearnerID, h.CourseID}
-		if groups[k] == nil {
-			order = append(order, k)
+		if bySite[h.SiteID] == nil {
+			bySite[h.SiteID] = map[journey][]*store.Half{}
 		}
-		groups[k] = append(groups[k], h)
+		k := journey{h.LearnerID, h.CourseID}
+		bySite[h.SiteID][k] = append(bySite[h.SiteID][k], h)
 	}
-	for _, k := range order {
-		if err := w.rematch(tx.Site(k.site), groups[k]...); err != nil {
+	reach := max(20*w.cfg.Window, 10*time.Second)
+	for site, journeys := range bySite {
+		s := tx.Site(site)
+		lo, hi := span(added)
+		keys := make([][2]int64, 0, len(journeys))
+		for k := range journeys {
+			keys = append(keys, [2]int64{k.learner, k.course})
+		}
+		var rows []store.Half
+		together := hi.Sub(lo) <= time.Hour // one read covers them all; else journey by journey
+		if together {
+			var err error
+			if rows, err = s.JourneysHalves(keys, lo.Add(-reach), hi.Add(reach)); err != nil {
+				return err
+			}
+		}
+		of := map[journey][]store.Half{}
+		for _, r := range rows {
+			k := journey{r.LearnerID, r.CourseID}
+			of[k] = append(of[k], r)
+		}
+		changes := map[int64]*int64{}
+		for k, hs := range journeys {
+			clusters, edge := w.clusters(of[k], hs, lo.Add(-reach), hi.Add(reach))
+			if !together || edge {
+				if err := w.rematch(s, hs...); err != nil {
+					return err
+				}
+				continue
+			}
+			maps.Copy(changes, w.changes(of[k], clusters))
+		}
+		if err := s.SetPartners(changes); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func span(hs []*store.Half) (lo, hi time.Time) {
+	lo, hi = hs[0].OccurredAt, hs[0].OccurredAt
+	for _, h := range hs[1:] {
+		lo, hi = minTime(lo, h.OccurredAt), maxTime(hi, h.OccurredAt)
+	}
+	return lo, hi
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -67,6 +67,22 @@ func (s *SiteTx) Halves(learnerID, courseID int64, from, to time.Time) ([]Half, 
 	return out, err
 }
 
+// JourneysHalves lists the halves of several learner journeys, (learner, course) pairs,
+// between from and to, in time order: one read for a batch's re-pairing.
+func (s *SiteTx) JourneysHalves(journeys [][2]int64, from, to time.Time) ([]Half, error) {
+	tuples := make([]string, len(journeys))
+	args := []any{s.siteID}
+	for i, j := range journeys {
+		tuples[i] = "(?,?)"
+		args = append(args, j[0], j[1])
+	}
+	args = append(args, from.UTC(), to.UTC())
+	var out []Half
+	err := s.tx.Where("site_id = ? AND (learner_id, course_id) IN ("+strings.Join(tuples, ",")+") AND occurred_at >= ? AND occurred_at <= ?",
+		args...).Order("occurred_at, id").Find(&out).Error
+	return out, err
+}
+
 // NeighbourProgress finds the learner's progress half just before (or after) at in a
 // course, other than the half except: the percentage a step moved from, or the step whose
 // "from" changes when a late event lands before it.
