@@ -88,7 +88,12 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 	}
 	key := [2]int64{s.siteID, e.ID}
 	cached, known := s.w.cached(key)
-	if e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil && (!known || cached != nil) {
+	activityOnly := e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil
+	if activityOnly && known && cached != nil {
+		s.buf.touch(key, at) // the enrollment exists: its activity moves with the batch
+		return nil, nil
+	}
+	if activityOnly && !known {
 		// Only activity (a lesson completed): one statement when the enrollment exists.
 		res := s.tx.Exec(`UPDATE enrollments SET last_activity_at = CASE WHEN last_activity_at IS NULL OR last_activity_at < ?
 			THEN ? ELSE last_activity_at END WHERE site_id = ? AND id = ?`, at, at, s.siteID, e.ID)

@@ -211,7 +211,7 @@ func (w *WorkTx) Lock(keys []int64) error {
 }
 
 func (w *WorkTx) flush() error {
-	if err := w.batch.write(w.tx); err != nil {
+	if err := w.batch.write(w.tx, w.db.postgres); err != nil {
 		return err
 	}
 	if len(w.processed) == 0 {
@@ -234,6 +234,7 @@ type buffer struct {
 	rows     map[string]map[rowKey]upsert   // table → key → newest row
 	counters map[string]map[rowKey]*counter // table → key → deltas
 	tenants  map[int64]string
+	activity map[[2]int64]time.Time // (site, enrollment) → latest learner activity
 }
 
 type rowKey struct {
@@ -252,7 +253,8 @@ type counter struct {
 }
 
 func newBuffer() *buffer {
-	return &buffer{rows: map[string]map[rowKey]upsert{}, counters: map[string]map[rowKey]*counter{}, tenants: map[int64]string{}}
+	return &buffer{rows: map[string]map[rowKey]upsert{}, counters: map[string]map[rowKey]*counter{}, tenants: map[int64]string{},
+		activity: map[[2]int64]time.Time{}}
 }
 
 func (b *buffer) put(table string, k rowKey, at time.Time, vals ...any) {
@@ -294,6 +296,15 @@ func (b *buffer) merge(o *buffer) {
 	for s, t := range o.tenants {
 		b.tenants[s] = t
 	}
+	for k, at := range o.activity {
+		b.touch(k, at)
+	}
+}
+
+func (b *buffer) touch(k [2]int64, at time.Time) {
+	if cur, ok := b.activity[k]; !ok || at.After(cur) {
+		b.activity[k] = at
+	}
 }
 
 // upserts are the shared records, each written only by an event at least as new as it.
@@ -314,7 +325,10 @@ var counters = map[string]struct{ keys, cols []string }{
 }
 
 // write sends the buffer in key order: one multi-row statement per table.
-func (b *buffer) write(tx *gorm.DB) error {
+func (b *buffer) write(tx *gorm.DB, postgres bool) error {
+	if err := b.writeActivity(tx, postgres); err != nil {
+		return err
+	}
 	if err := b.writeCompletions(tx); err != nil {
 		return err
 	}
@@ -372,6 +386,41 @@ func (b *buffer) write(tx *gorm.DB) error {
 		}
 	}
 	return nil
+}
+
+// writeActivity moves enrollments' last activity forward: on PostgreSQL in one statement.
+func (b *buffer) writeActivity(tx *gorm.DB, postgres bool) error {
+	keys := slices.SortedFunc(maps.Keys(b.activity), func(a, c [2]int64) int {
+		if d := cmp.Compare(a[0], c[0]); d != 0 {
+			return d
+		}
+		return cmp.Compare(a[1], c[1])
+	})
+	if len(keys) == 0 {
+		return nil
+	}
+	if !postgres {
+		for _, k := range keys {
+			at := b.activity[k].UTC()
+			if err := tx.Exec(`UPDATE enrollments SET last_activity_at = ? WHERE site_id = ? AND id = ?
+				AND (last_activity_at IS NULL OR last_activity_at < ?)`, at, k[0], k[1], at).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var sb strings.Builder
+	var args []any
+	sb.WriteString("UPDATE enrollments AS e SET last_activity_at = v.at FROM (VALUES ")
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TIMESTAMPTZ))")
+		args = append(args, k[0], k[1], b.activity[k].UTC())
+	}
+	sb.WriteString(") AS v(site_id, id, at) WHERE e.site_id = v.site_id AND e.id = v.id AND (e.last_activity_at IS NULL OR e.last_activity_at < v.at)")
+	return tx.Exec(sb.String(), args...).Error
 }
 
 // writeCompletions inserts the batch's lesson completions and counts, per lesson, the
