@@ -5,15 +5,14 @@ package faulttest
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 // event is one signed delivery as Thinkific would send it.
@@ -149,8 +148,6 @@ func newLedger(url string) *ledger {
 
 // deliver POSTs ev as Thinkific does and records the answer.
 func (l *ledger) deliver(ev *event) answer {
-	mac := hmac.New(sha256.New, []byte(clientSecret))
-	mac.Write(ev.Body)
 	a := answer{Sent: time.Now()}
 	req, err := http.NewRequest(http.MethodPost, l.url+"/webhooks/thinkific", bytes.NewReader(ev.Body))
 	if err != nil {
@@ -159,7 +156,7 @@ func (l *ledger) deliver(ev *event) answer {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Thinkific-Topic", ev.Topic)
 	req.Header.Set("X-Thinkific-Subdomain", ev.Site.Subdomain)
-	req.Header.Set("X-Thinkific-Hmac-Sha256", hex.EncodeToString(mac.Sum(nil)))
+	req.Header.Set("X-Thinkific-Hmac-Sha256", thinkificdouble.Sign(clientSecret, ev.Body))
 	resp, err := l.client.Do(req)
 	if err != nil {
 		a.Err = err

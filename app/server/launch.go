@@ -56,14 +56,18 @@ func (s *Server) launchSigned(sub, tgid, ts, mac string) bool {
 	if err != nil || len(got) != sha256.Size {
 		return false
 	}
-	msg := "subdomain=" + sub + "&tgid=" + tgid + "&timestamp=" + ts
 	ok := false
 	for _, secret := range s.cfg.Secrets() {
-		m := hmac.New(sha256.New, []byte(secret))
-		m.Write([]byte(msg))
-		ok = hmac.Equal(m.Sum(nil), got) || ok
+		ok = hmac.Equal(launchMAC(secret, sub, tgid, ts), got) || ok
 	}
 	return ok
+}
+
+// launchMAC is the signature of a launch: HMAC-SHA256 of its query, keyed with the secret.
+func launchMAC(secret, sub, tgid, ts string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("subdomain=" + sub + "&tgid=" + tgid + "&timestamp=" + ts))
+	return m.Sum(nil)
 }
 
 // launchTime reads the timestamp in epoch seconds (or milliseconds, as JavaScript's Date.now()
@@ -82,8 +86,7 @@ func launchTime(ts string) (time.Time, bool) {
 // LaunchURL builds a signed launch link, as Thinkific's admin does (for the demo and tests).
 func LaunchURL(appURL, secret, subdomain, tgid string, at time.Time) string {
 	ts := strconv.FormatInt(at.Unix(), 10)
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("subdomain=" + subdomain + "&tgid=" + tgid + "&timestamp=" + ts))
-	q := url.Values{"subdomain": {subdomain}, "tgid": {tgid}, "timestamp": {ts}, "hmac": {hex.EncodeToString(m.Sum(nil))}}
+	mac := hex.EncodeToString(launchMAC(secret, subdomain, tgid, ts))
+	q := url.Values{"subdomain": {subdomain}, "tgid": {tgid}, "timestamp": {ts}, "hmac": {mac}}
 	return appURL + "/?" + q.Encode()
 }

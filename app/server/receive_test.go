@@ -3,9 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -23,11 +20,7 @@ import (
 // publishedGID is the tenant_global_id of the published lesson.completed example.
 const publishedGID = "feb8d00d-8040-4382-afee-491a6c8013af"
 
-func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}
+func sign(secret string, body []byte) string { return thinkificdouble.Sign(secret, body) }
 
 // deliver POSTs body as Thinkific does, signed with secret.
 func (h *harness) deliver(subdomain string, body []byte, secret string) (int, string) {

@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 // benchSite is a site the bench installed; events name it in their header and body.
@@ -99,9 +97,7 @@ func (l *load) step(at time.Time) (lesson, progress delivery) {
 }
 
 func (l *load) sign(site *benchSite, eventID, topic string, body []byte) delivery {
-	m := hmac.New(sha256.New, []byte(l.secret))
-	m.Write(body)
-	return delivery{site: site, eventID: eventID, topic: topic, body: body, signature: hex.EncodeToString(m.Sum(nil))}
+	return delivery{site: site, eventID: eventID, topic: topic, body: body, signature: thinkificdouble.Sign(l.secret, body)}
 }
 
 // post sends d and waits for the answer. Anything but a 200 "accepted" is an error: a 200

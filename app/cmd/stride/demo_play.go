@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -245,17 +246,8 @@ var demoNames = []string{"Ada", "Bea", "Cyrus", "Dana", "Emil", "Fatima", "Goran
 
 func (p *player) event(s *demoSite, topic string, at time.Time, pair int, payload any) event {
 	p.nextID++
-	resource, action, _ := cutTopic(topic)
+	resource, action, _ := strings.Cut(topic, ".")
 	body, _ := json.Marshal(thinkificdouble.Event{ID: fmt.Sprint(p.nextID), Resource: resource, Action: action,
 		TenantID: s.site.TenantID(), TenantGlobalID: s.site.GID(), CreatedAt: at.UTC().Format("2006-01-02T15:04:05.000Z"), Payload: payload})
 	return event{site: s, topic: topic, body: body, at: at, pair: pair}
-}
-
-func cutTopic(t string) (string, string, bool) {
-	for i := range t {
-		if t[i] == '.' {
-			return t[:i], t[i+1:], true
-		}
-	}
-	return t, "", false
 }
