@@ -28,6 +28,19 @@ func (h *harness) deliver(subdomain string, body []byte, secret string) (int, st
 	return h.post(subdomain, body, sign(secret, body))
 }
 
+// deliverRetrying delivers as Thinkific does under load: a 503 (Stride could not commit in
+// time) is tried again, a few times, after a pause.
+func (h *harness) deliverRetrying(subdomain string, body []byte, secret string) (int, string) {
+	h.t.Helper()
+	for attempt := 1; ; attempt++ {
+		code, resp := h.deliver(subdomain, body, secret)
+		if code != http.StatusServiceUnavailable || attempt == 5 {
+			return code, resp
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+}
+
 func (h *harness) post(subdomain string, body []byte, signature string) (int, string) {
 	h.t.Helper()
 	req, _ := http.NewRequest("POST", h.url+"/webhooks/thinkific", bytes.NewReader(body))
