@@ -121,8 +121,8 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 // Drain stops and the loop tries again later.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		rows, err := w.db.ClaimInbox(ctx, w.cfg.Batch, w.process)
+	for ctx.Err() == nil {
+		rows, err := w.claim(ctx, w.cfg.Batch)
 		switch {
 		case err == nil:
 			total += len(rows)
@@ -140,6 +140,19 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	return total, nil
+}
+
+// batchTimeout bounds one batch's transaction.
+const batchTimeout = 30 * time.Second
+
+// claim claims and applies one batch. A batch once begun is finished even when ctx ends
+// (shutdown): it takes milliseconds, and one cut off would leave its rows locked until the
+// database notices the connection is gone.
+func (w *Worker) claim(ctx context.Context, limit int) ([]store.InboxRow, error) {
+	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	return w.db.ClaimInbox(bctx, limit, w.process)
 }
 
 // drainAlone applies up to n due events, each in its own transaction, and marks each one
@@ -148,7 +161,10 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
 	done := 0
 	for range n {
-		rows, err := w.db.ClaimInbox(ctx, 1, w.process)
+		if ctx.Err() != nil {
+			return done, nil
+		}
+		rows, err := w.claim(ctx, 1)
 		if len(rows) == 0 {
 			return done, err
 		}

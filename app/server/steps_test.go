@@ -214,7 +214,9 @@ func TestPairingGroundTruth(t *testing.T) {
 
 				counts, _ := h.db.InboxCount(context.Background(), site.ID)
 				if len(counts) != 1 || counts["processed"] != int64(len(g.bodies)) {
-					t.Fatalf("inbox %v, want all %d processed", counts, len(g.bodies))
+					var errs []string
+					h.db.Gorm().Raw("SELECT DISTINCT last_error FROM inbox WHERE site_id = ? AND status <> 'processed'", site.ID).Scan(&errs)
+					t.Fatalf("inbox %v, want all %d processed; errors: %q", counts, len(g.bodies), errs)
 				}
 				got := h.steps(site.ID)
 				if !slices.Equal(got, g.steps) {
