@@ -194,3 +194,27 @@ func TestReconcileReadsEveryPage(t *testing.T) {
 		t.Fatalf("listed %d pages over two installs, want 3 each", pages)
 	}
 }
+
+// The Webhooks API schema types a webhook's id and created_by as numbers, the examples as
+// strings: either way the list is read and the install registers every webhook once.
+func TestInstallWithNumericWebhookIDs(t *testing.T) {
+	h := newHarness(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.NumericIDs = true })
+	if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("install: %d", resp.StatusCode)
+	}
+	first := h.site.Webhooks()
+	checkHooks(t, h, first)
+	recorded, _ := h.db.Webhooks(context.Background(), mustSite(t, h).ID)
+	for _, r := range recorded {
+		if !slices.Contains(ids(first), r.ExternalID) {
+			t.Errorf("recorded id %q is not one of Thinkific's", r.ExternalID)
+		}
+	}
+	h.site.DeleteWebhook(first[0].ID)
+	if _, err := h.install.Reconcile(context.Background(), mustSite(t, h)); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.site.Webhooks(); len(again) != len(first) {
+		t.Fatalf("%d webhooks after a reconcile, want %d", len(again), len(first))
+	}
+}

@@ -33,10 +33,29 @@ func (s StaticToken) Refresh(context.Context, string) (string, error) {
 
 // Webhook is one webhook on a site, as the Webhooks API shows it.
 type Webhook struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	Topic     string `json:"topic"`
-	TargetURL string `json:"target_url"`
+	ID        string
+	Status    string
+	Topic     string
+	TargetURL string
+	CreatedBy string
+}
+
+// UnmarshalJSON reads a webhook whose id and created_by are strings in Thinkific's examples
+// but numbers in its schema (PLATFORM §3): both are kept as text, digits unchanged.
+func (w *Webhook) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID        json.RawMessage `json:"id"`
+		Status    string          `json:"status"`
+		Topic     string          `json:"topic"`
+		TargetURL string          `json:"target_url"`
+		CreatedBy json.RawMessage `json:"created_by"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*w = Webhook{ID: stringOrNumber(raw.ID), Status: raw.Status, Topic: raw.Topic, TargetURL: raw.TargetURL,
+		CreatedBy: stringOrNumber(raw.CreatedBy)}
+	return nil
 }
 
 // APIError is an answer of the API other than success, after retries.
