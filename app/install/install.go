@@ -21,9 +21,12 @@ import (
 
 // Config is what the install flow needs to know.
 type Config struct {
-	WebhookURL    string        // target of every webhook Stride registers
-	StateTTL      time.Duration // how long an install may take from /install to the callback
-	SweepInterval time.Duration // how often each site's webhooks are reconciled
+	WebhookURL string // target of every webhook Stride registers
+	// PreviousWebhookURLs are Stride's earlier targets (PREVIOUS_APP_URLS): webhooks aimed
+	// there are Stride's own, to be moved to WebhookURL.
+	PreviousWebhookURLs []string
+	StateTTL            time.Duration // how long an install may take from /install to the callback
+	SweepInterval       time.Duration // how often each site's webhooks are reconciled
 }
 
 // Service runs installs and keeps sites' webhooks registered.

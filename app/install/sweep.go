@@ -3,10 +3,19 @@ package install
 import (
 	"context"
 	"time"
+
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/app/thinkific"
 )
 
-// retrySoon is when a site whose webhooks could not be reconciled is tried again.
-const retrySoon = 15 * time.Minute
+const (
+	// retrySoon is when a site missing a webhook for a passing reason (Thinkific not
+	// answering, its rate limit) is tried again: the sweep ticks every minute.
+	retrySoon = time.Minute
+	// retryRefused is when a site whose webhooks Thinkific refused (422) is tried again:
+	// a refusal does not change from one minute to the next.
+	retryRefused = 15 * time.Minute
+)
 
 // Sweep reconciles the webhooks of every installed site that is due, so that webhooks
 // Thinkific deactivated or someone deleted come back. Several processes may sweep at once:
@@ -31,6 +40,32 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 		return n, err
 	}
 	return n, nil
+}
+
+// reconcileAndSchedule reconciles right after an install and sets the next sweep.
+func (s *Service) reconcileAndSchedule(ctx context.Context, site *stride.Site, hooks []thinkific.Webhook) {
+	rep, err := s.reconcile(ctx, site, s.tokens.source(site), hooks)
+	s.schedule(ctx, site, rep, err)
+}
+
+// schedule sets when the sweep next reconciles the site: soon when a webhook is missing,
+// a full interval otherwise.
+func (s *Service) schedule(ctx context.Context, site *stride.Site, rep Report, err error) {
+	next := s.cfg.SweepInterval
+	switch {
+	case err != nil || (len(rep.Failed) > 0 && !rep.Refused):
+		next = min(next, retrySoon)
+	case len(rep.Failed) > 0:
+		next = min(next, retryRefused)
+	}
+	if err != nil || len(rep.Failed) > 0 {
+		s.log.Warn("webhooks not fully registered", "site", site.ID, "failed", rep.Failed, "err", err, "retry_in", next)
+	} else if len(rep.Created)+len(rep.Replaced) > 0 {
+		s.log.Info("webhooks registered", "site", site.ID, "created", rep.Created, "replaced", rep.Replaced)
+	}
+	if err := s.db.SetWebhooksDue(ctx, site.ID, s.clock.Now().Add(next)); err != nil {
+		s.log.Error("scheduling webhook sweep", "site", site.ID, "err", err)
+	}
 }
 
 // RunSweeper sweeps every tick until ctx ends. Sites carry their own due time, so a

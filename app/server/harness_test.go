@@ -138,7 +138,7 @@ func (h *harness) newInstall(db *store.DB) *install.Service {
 		RedirectURI: h.cfg.RedirectURI(), UserAgent: "Stride/test", Clock: h.clock,
 		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 3 * time.Second,
 	})
-	return install.New(db, api, install.Config{WebhookURL: h.cfg.WebhookURL(), SweepInterval: h.cfg.SweepInterval}, h.clock, slog.New(slog.DiscardHandler))
+	return install.New(db, api, install.Config{WebhookURL: h.cfg.WebhookURL(), PreviousWebhookURLs: h.cfg.PreviousWebhookURLs(), SweepInterval: h.cfg.SweepInterval}, h.clock, slog.New(slog.DiscardHandler))
 }
 
 // browser is a client with its own cookies that follows redirects, like a person's browser.
