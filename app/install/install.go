@@ -54,33 +54,36 @@ func New(db *store.DB, api *thinkific.Client, cfg Config, clock stride.Clock, lo
 // Tokens is the TokenSource for a site's API calls.
 func (s *Service) Tokens(site *stride.Site) thinkific.TokenSource { return s.tokens.source(site) }
 
-// NewNonce returns a random value to bind an install to the browser (kept in its cookie).
-func NewNonce() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 func hash(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
 }
 
-// Begin starts an install of subdomain from the browser holding browserNonce, and returns
-// the site's authorize URL.
-func (s *Service) Begin(ctx context.Context, subdomain, browserNonce string) (string, error) {
+// Pending is an install between /install and its callback. It lives only in the browser's
+// install cookie (signed and encrypted): /install writes nothing to the database.
+type Pending struct {
+	Subdomain string
+	StateHash string // SHA-256 of the OAuth state sent to Thinkific
+	Verifier  string // PKCE verifier
+	ExpiresAt time.Time
+}
+
+// Matches reports, in constant time, whether state is this install's.
+func (p Pending) Matches(state string) bool {
+	return p.StateHash != "" && subtle.ConstantTimeCompare([]byte(hash(state)), []byte(p.StateHash)) == 1
+}
+
+// Begin starts an install of subdomain: it returns the site's authorize URL and the pending
+// install for the browser to keep.
+func (s *Service) Begin(subdomain string) (string, Pending, error) {
 	if !stride.ValidSubdomain(subdomain) {
-		return "", stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
+		return "", Pending{}, stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
 	}
-	state, verifier := NewNonce(), oauth2.GenerateVerifier()
-	err := s.db.CreatePendingInstall(ctx, store.PendingInstall{
-		StateHash: hash(state), Subdomain: subdomain, BrowserHash: hash(browserNonce),
-		Verifier: verifier, ExpiresAt: s.clock.Now().Add(s.cfg.StateTTL),
-	})
-	if err != nil {
-		return "", err
-	}
-	return s.api.AuthorizeURL(subdomain, state, verifier), nil
+	b := make([]byte, 32)
+	rand.Read(b)
+	state, verifier := base64.RawURLEncoding.EncodeToString(b), oauth2.GenerateVerifier()
+	p := Pending{Subdomain: subdomain, StateHash: hash(state), Verifier: verifier, ExpiresAt: s.clock.Now().Add(s.cfg.StateTTL)}
+	return s.api.AuthorizeURL(subdomain, state, verifier), p, nil
 }
 
 // Callback is what Thinkific sends back to the redirect URI.
@@ -88,26 +91,35 @@ type Callback struct {
 	Code, State, Subdomain string
 }
 
-// Complete finishes an install: every check of the state comes before the token request.
-func (s *Service) Complete(ctx context.Context, cb Callback, browserNonce string) (*stride.Site, error) {
+// Complete finishes an install begun in the browser that kept p: every check of the state
+// comes before the token request.
+//
+// Nothing is stored per install, yet a callback is good once: Thinkific redeems an
+// authorization code only once, so a replayed callback gets no tokens, and the caller
+// replaces the browser's pending install once it is used.
+func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride.Site, error) {
 	if cb.State == "" || cb.Code == "" {
 		return nil, stride.Errorf(stride.EINVALID, "This install link is incomplete. Please start the install again.")
 	}
 	if !stride.ValidSubdomain(cb.Subdomain) {
 		return nil, stride.Errorf(stride.EINVALID, "That is not a Thinkific site name.")
 	}
-	p, err := s.db.ConsumePendingInstall(ctx, hash(cb.State))
-	if err != nil {
-		return nil, err
-	}
-	if browserNonce == "" || subtle.ConstantTimeCompare([]byte(hash(browserNonce)), []byte(p.BrowserHash)) != 1 {
+	if p.StateHash == "" || p.Verifier == "" {
 		return nil, stride.Errorf(stride.EINVALID, "This install was started in another browser. Please start the install again here.")
+	}
+	if !p.Matches(cb.State) {
+		return nil, stride.Errorf(stride.EINVALID, "This install link is unknown or was already used. Please start the install again.")
+	}
+	if !s.clock.Now().Before(p.ExpiresAt) {
+		return nil, stride.Errorf(stride.EINVALID, "This install link has expired. Please start the install again.")
 	}
 	if cb.Subdomain != p.Subdomain {
 		return nil, stride.Errorf(stride.EINVALID, "This install was started for another site. Please start the install again.")
 	}
 	grant, err := s.api.ExchangeCode(ctx, cb.Subdomain, cb.Code, p.Verifier)
-	if err != nil {
+	if stride.ErrorCode(err) == stride.EUNAUTHORIZED {
+		return nil, stride.Wrap(stride.EINVALID, err, "This install link was already used or has expired. Please start the install again.")
+	} else if err != nil {
 		return nil, err
 	}
 	// Anyone may run the OAuth flow, but only an admin's token may manage webhooks: try it

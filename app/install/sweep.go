@@ -36,9 +36,6 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	if _, err := s.db.DeleteExpiredPendingInstalls(ctx); err != nil {
-		return n, err
-	}
 	return n, nil
 }
 

@@ -131,31 +131,6 @@ func TestSaveInstall(t *testing.T) {
 	})
 }
 
-func TestPendingInstall(t *testing.T) {
-	ctx := context.Background()
-	eachDB(t, func(t *testing.T, db *store.DB) {
-		p := store.PendingInstall{StateHash: "h1", Subdomain: "acme", BrowserHash: "b", Verifier: "v", ExpiresAt: time.Now().Add(time.Minute)}
-		if err := db.CreatePendingInstall(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		got, err := db.ConsumePendingInstall(ctx, "h1")
-		if err != nil || got.Verifier != "v" || got.Subdomain != "acme" || got.BrowserHash != "b" {
-			t.Fatalf("%+v %v", got, err)
-		}
-		if _, err := db.ConsumePendingInstall(ctx, "h1"); stride.ErrorCode(err) != stride.EINVALID {
-			t.Fatalf("reuse: %v", err)
-		}
-		if _, err := db.ConsumePendingInstall(ctx, "nope"); stride.ErrorCode(err) != stride.EINVALID {
-			t.Fatalf("unknown: %v", err)
-		}
-		p.StateHash, p.ExpiresAt = "h2", time.Now().Add(-time.Second)
-		db.CreatePendingInstall(ctx, p)
-		if _, err := db.ConsumePendingInstall(ctx, "h2"); stride.ErrorCode(err) != stride.EINVALID || !strings.Contains(err.Error(), "expired") {
-			t.Fatalf("expired: %v", err)
-		}
-	})
-}
-
 // Two holders of one site's tokens refreshing at once: the lock makes the second see the
 // first's result, so Thinkific is asked once and one pair is kept.
 func TestUpdateTokensIsSingleFlight(t *testing.T) {
