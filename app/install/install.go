@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -17,6 +18,16 @@ import (
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkific"
+)
+
+const (
+	// callbackTimeout bounds what the install callback asks of Thinkific (token exchange,
+	// the admin check), below the server's 30 s write timeout.
+	callbackTimeout = 20 * time.Second
+	// webhookLease is how long a reconcile may hold a site's webhooks; reconcileTimeout is
+	// shorter, so a lease never lapses under a reconcile still running.
+	webhookLease     = 10 * time.Minute
+	reconcileTimeout = 5 * time.Minute
 )
 
 // Config is what the install flow needs to know.
@@ -37,6 +48,11 @@ type Service struct {
 	clock  stride.Clock
 	log    *slog.Logger
 	tokens *tokenKeeper
+
+	// Webhook registrations an install started run here, apart from its request.
+	work     sync.WaitGroup
+	workCtx  context.Context
+	stopWork context.CancelFunc
 }
 
 // New returns a Service.
@@ -47,8 +63,10 @@ func New(db *store.DB, api *thinkific.Client, cfg Config, clock stride.Clock, lo
 	if cfg.SweepInterval == 0 {
 		cfg.SweepInterval = 6 * time.Hour
 	}
+	workCtx, stopWork := context.WithCancel(context.Background())
 	return &Service{db: db, api: api, cfg: cfg, clock: clock, log: log,
-		tokens: &tokenKeeper{db: db, api: api, clock: clock, log: log}}
+		tokens:  &tokenKeeper{db: db, api: api, clock: clock, log: log},
+		workCtx: workCtx, stopWork: stopWork}
 }
 
 // Tokens is the TokenSource for a site's API calls.
@@ -116,6 +134,9 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 	if cb.Subdomain != p.Subdomain {
 		return nil, stride.Errorf(stride.EINVALID, "This install was started for another site. Please start the install again.")
 	}
+	// The admin waits on these calls: they must end well inside the server's write timeout.
+	ctx, cancel := context.WithTimeout(ctx, callbackTimeout)
+	defer cancel()
 	grant, err := s.api.ExchangeCode(ctx, cb.Subdomain, cb.Code, p.Verifier)
 	if stride.ErrorCode(err) == stride.EUNAUTHORIZED {
 		return nil, stride.Wrap(stride.EINVALID, err, "This install link was already used or has expired. Please start the install again.")
@@ -135,6 +156,37 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 		return nil, err
 	}
 	s.log.Info("site installed", "site", site.ID, "subdomain", site.Subdomain, "reinstall", known)
-	s.reconcileAndSchedule(ctx, site, hooks)
+	s.registerWebhooks(ctx, site, hooks)
 	return site, nil
+}
+
+// registerWebhooks reconciles a new install's webhooks in the background, so the callback
+// answers at once. The site's lease is claimed first, here, so the sweep cannot start on
+// the site meanwhile; if someone already holds it, their reconcile does the work.
+func (s *Service) registerWebhooks(ctx context.Context, site *stride.Site, hooks []thinkific.Webhook) {
+	leased, err := s.db.ClaimWebhooks(ctx, site.ID, s.clock.Now().Add(webhookLease))
+	if err != nil || !leased {
+		// The install made the site due now: the sweep registers its webhooks.
+		s.log.Info("webhooks left to the sweep", "site", site.ID, "leased_elsewhere", !leased, "err", err)
+		return
+	}
+	s.work.Go(func() {
+		ctx, cancel := context.WithTimeout(s.workCtx, reconcileTimeout)
+		defer cancel()
+		rep, err := s.reconcile(ctx, site, s.tokens.source(site), hooks)
+		s.release(site, rep, err)
+	})
+}
+
+// Drain waits for the webhook registrations started by installs. If ctx ends first they
+// are stopped, their leases lapse and the sweep finishes their work.
+func (s *Service) Drain(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.work.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.stopWork()
+		<-done
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/stride"
-	"github.com/strideapp/stride/app/thinkific"
 )
 
 const (
@@ -23,7 +22,7 @@ const (
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	n := 0
 	for {
-		sites, err := s.db.ClaimWebhookSweep(ctx, s.clock.Now().Add(s.cfg.SweepInterval), 50)
+		sites, err := s.db.ClaimWebhookSweep(ctx, s.clock.Now().Add(webhookLease), 50)
 		if err != nil {
 			return n, err
 		}
@@ -31,23 +30,20 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			break
 		}
 		for _, site := range sites {
-			rep, err := s.Reconcile(ctx, site)
-			s.schedule(ctx, site, rep, err)
+			rctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
+			rep, err := s.Reconcile(rctx, site)
+			cancel()
+			s.release(site, rep, err)
 			n++
 		}
 	}
 	return n, nil
 }
 
-// reconcileAndSchedule reconciles right after an install and sets the next sweep.
-func (s *Service) reconcileAndSchedule(ctx context.Context, site *stride.Site, hooks []thinkific.Webhook) {
-	rep, err := s.reconcile(ctx, site, s.tokens.source(site), hooks)
-	s.schedule(ctx, site, rep, err)
-}
-
-// schedule sets when the sweep next reconciles the site: soon when a webhook is missing,
-// a full interval otherwise.
-func (s *Service) schedule(ctx context.Context, site *stride.Site, rep Report, err error) {
+// release ends a reconcile: it frees the site's lease and sets when the sweep next looks at
+// the site, soon when a webhook is missing, a full interval otherwise. It runs even when
+// the reconcile's context ended, or the lease would stay held until it lapses.
+func (s *Service) release(site *stride.Site, rep Report, err error) {
 	next := s.cfg.SweepInterval
 	switch {
 	case err != nil || (len(rep.Failed) > 0 && !rep.Refused):
@@ -60,7 +56,9 @@ func (s *Service) schedule(ctx context.Context, site *stride.Site, rep Report, e
 	} else if len(rep.Created)+len(rep.Replaced) > 0 {
 		s.log.Info("webhooks registered", "site", site.ID, "created", rep.Created, "replaced", rep.Replaced)
 	}
-	if err := s.db.SetWebhooksDue(ctx, site.ID, s.clock.Now().Add(next)); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.db.ReleaseWebhooks(ctx, site.ID, s.clock.Now().Add(next)); err != nil {
 		s.log.Error("scheduling webhook sweep", "site", site.ID, "err", err)
 	}
 }

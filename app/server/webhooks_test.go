@@ -297,3 +297,32 @@ func TestReconcileOneWebhookPerTopic(t *testing.T) {
 		t.Fatalf("%d deletes, want 1 (the deactivated webhook)", n)
 	}
 }
+
+// The callback saves the install and answers at once; webhooks register in the background
+// under the site's lease, so a sweep meanwhile leaves the site alone and no topic ends up
+// with two webhooks, however slowly Thinkific answers.
+func TestCallbackAnswersBeforeWebhooksRegister(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.site.Inject(thinkificdouble.Fault{Method: "POST", Path: "/api/v2/webhooks", Status: 429,
+			Header: http.Header{"Ratelimit-Reset": {"2"}}, Body: `{"error":"Too many requests"}`})
+		c := stepper()
+		cb := h.callbackURL(c)
+		start := time.Now()
+		if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusFound {
+			t.Fatalf("callback answered %d", resp.StatusCode)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("the callback took %v: it waited for Thinkific's rate limit", took)
+		}
+		if n, err := h.install.Sweep(context.Background()); err != nil || n != 0 {
+			t.Fatalf("the sweep reconciled %d sites while the install registered webhooks: %v", n, err)
+		}
+		h.install.Drain(context.Background())
+		hooks := h.site.Webhooks()
+		if len(hooks) != len(stride.WebhookTopics) {
+			t.Fatalf("%d webhooks, want %d", len(hooks), len(stride.WebhookTopics))
+		}
+		checkHooks(t, h, hooks)
+	})
+}

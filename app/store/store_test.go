@@ -289,3 +289,31 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 		t.Fatalf("the database is not where DATA_DIR says: %v", err)
 	}
 }
+
+// A site's webhook lease is held by one reconcile at a time: the sweep skips a leased site,
+// a second claim fails, and a lease that lapsed (its holder died) can be taken again.
+func TestWebhookLease(t *testing.T) {
+	ctx := context.Background()
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		s := install(t, db, "a", "gid-a", "x")
+		if ok, err := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); !ok || err != nil {
+			t.Fatalf("first claim: %v %v", ok, err)
+		}
+		if ok, _ := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); ok {
+			t.Fatal("a second claim took a held lease")
+		}
+		if got, _ := db.ClaimWebhookSweep(ctx, time.Now().Add(time.Hour), 10); len(got) != 0 {
+			t.Fatal("the sweep claimed a leased site")
+		}
+		if err := db.ReleaseWebhooks(ctx, s.ID, time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.ClaimWebhookSweep(ctx, time.Now().Add(-time.Millisecond), 10); len(got) != 1 {
+			t.Fatal("the sweep did not claim the released site")
+		}
+		// The sweep's lease above has already lapsed.
+		if ok, _ := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); !ok {
+			t.Fatal("a lapsed lease could not be claimed")
+		}
+	})
+}

@@ -164,6 +164,7 @@ func (a *app) serve(ctx context.Context, l net.Listener, ready func()) error {
 	defer cancel()
 	a.log.Info("stride stopping")
 	shutErr := srv.Shutdown(shutCtx)
+	a.install.Drain(shutCtx) // webhook registrations that installs started
 	stopWork()
 	waitWork()
 	return errors.Join(err, shutErr)
