@@ -22,6 +22,7 @@ type siteRow struct {
 	// WebhooksLeaseUntil is held by whoever is reconciling the site's webhooks.
 	WebhooksLeaseUntil *time.Time
 	PurgeAfter         *time.Time
+	ReconnectNeededAt  *time.Time
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 }
@@ -29,7 +30,8 @@ type siteRow struct {
 func (siteRow) TableName() string { return "sites" }
 
 func (r *siteRow) site() *stride.Site {
-	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt}
+	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt,
+		ReconnectNeeded: r.ReconnectNeededAt != nil}
 	if r.Subdomain != nil {
 		s.Subdomain = *r.Subdomain
 	}
@@ -82,6 +84,7 @@ func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, k
 			action = "install_renewed"
 		}
 		row.Subdomain, row.Scopes, row.UninstalledAt, row.PurgeAfter = &in.Subdomain, in.Scopes, nil, nil
+		row.ReconnectNeededAt = nil // new tokens
 		row.WebhooksDueAt, row.UpdatedAt = now, now
 		// The webhook lease is not the install's to write: a reconcile may hold it.
 		if err := tx.Omit("webhooks_lease_until").Save(&row).Error; err != nil {
@@ -189,6 +192,20 @@ func (db *DB) AuditTrail(ctx context.Context, siteID int64) ([]AuditEvent, error
 		out[i] = AuditEvent{Action: r.Action, Detail: r.Detail, At: r.CreatedAt}
 	}
 	return out, nil
+}
+
+// MarkReconnectNeeded records that Thinkific refused the site's refresh token: Stride can
+// no longer call Thinkific for the site until an admin installs it again.
+func (db *DB) MarkReconnectNeeded(ctx context.Context, siteID int64) error {
+	now := db.now()
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&siteRow{}).Where("id = ? AND reconnect_needed_at IS NULL", siteID).Update("reconnect_needed_at", now)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return audit(tx, siteID, "reconnect_needed", "Thinkific refused the refresh token", now)
+	})
+	return dbError(err, "site")
 }
 
 // SetWebhooksDue sets when the sweep next reconciles a site's webhooks.
