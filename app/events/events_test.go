@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -46,6 +47,58 @@ func TestPublishedExamples(t *testing.T) {
 	}
 }
 
+// REST's completion is on 0–1, whether a number or a string.
+func TestFraction(t *testing.T) {
+	cases := []struct {
+		in      string
+		want    float64
+		set     bool
+		wantErr bool
+	}{
+		{`1`, 100, true, false},
+		{`"1"`, 100, true, false},
+		{`0.24`, 24, true, false},
+		{`"0.24"`, 24, true, false},
+		{`"0.0"`, 0, true, false},
+		{`null`, 0, false, false},
+		{`24`, 0, false, true}, // a percentage where a fraction belongs: refused, not read as 2,400 %
+		{`-0.1`, 0, false, true},
+	}
+	for _, tc := range cases {
+		var f Fraction
+		err := json.Unmarshal([]byte(tc.in), &f)
+		if (err != nil) != tc.wantErr || f.Value != tc.want || f.Set != tc.set {
+			t.Errorf("%s: got %+v %v", tc.in, f, err)
+		}
+	}
+}
+
+// Fields Stride does not need never fail an event, whatever their type; names lose NUL.
+func TestUnusedFieldsNeverFail(t *testing.T) {
+	lesson := `{"chapter":{"id":1,"name":7},"course":{"id":2,"name":"C\u0000ourse"},"enrollment":{"id":3},
+		"lesson":{"id":4,"name":["x"],"position":%s,"type":{"a":1}},"user":{"id":5,"email":" a@b.c ","first_name":"A\u0000na","last_name":null}}`
+	for _, pos := range []string{`"3"`, `3.0`, `3.5`, `"x"`, `99999999999`, `null`, `true`} {
+		l, err := ParseLessonCompleted(json.RawMessage(fmt.Sprintf(lesson, pos)))
+		if err != nil {
+			t.Fatalf("position %s: %v", pos, err)
+		}
+		if l.Course.Name != "Course" || l.User.FirstName != "Ana" || l.User.Email != "a@b.c" || l.Chapter.Name != "7" || l.Lesson.Name != "" {
+			t.Fatalf("position %s: %+v", pos, l)
+		}
+		if want := map[string]Position{`"3"`: 3, `3.0`: 3}[pos]; l.Lesson.Position != want {
+			t.Fatalf("position %s read as %d, want %d", pos, l.Lesson.Position, want)
+		}
+	}
+	enrollment := `{"id":1,"course_id":2,"user":{"id":3},"percentage_completed":"10","free_trial":%s,
+		"expiry_date":"someday","started_at":12,"previous_percentage":"abc"}`
+	for in, want := range map[string]Flag{`"true"`: true, `"false"`: false, `true`: true, `1`: true, `"yes"`: false, `{}`: false} {
+		e, err := ParseEnrollment(json.RawMessage(fmt.Sprintf(enrollment, in)))
+		if err != nil || e.FreeTrial != want || e.ExpiryDate.Ptr() != nil || e.Previous().Set {
+			t.Fatalf("free_trial %s: %+v %v", in, e, err)
+		}
+	}
+}
+
 func TestPercent(t *testing.T) {
 	cases := []struct {
 		in      string
@@ -57,10 +110,11 @@ func TestPercent(t *testing.T) {
 		{`"0.0"`, 0, true, false},
 		{`"100"`, 100, true, false},
 		{`"33.333"`, 33.33, true, false},
-		{`"0.5"`, 0.5, true, false}, // strings are percentages
-		{`0.5`, 50, true, false},    // numbers up to 1 are fractions (the REST form)
-		{`1`, 100, true, false},
-		{`1.0`, 100, true, false},
+		{`"0.5"`, 0.5, true, false}, // a webhook's value is a percentage, string or number
+		{`0.5`, 0.5, true, false},
+		{`1`, 1, true, false},
+		{`"1"`, 1, true, false},
+		{`1.0`, 1, true, false},
 		{`40`, 40, true, false},
 		{`null`, 0, false, false},
 		{`""`, 0, false, false},
@@ -118,7 +172,7 @@ func TestPayloadProblems(t *testing.T) {
 	if _, err := ParseLessonCompleted([]byte(`{"lesson":{"id":"x"}}`)); !errors.Is(err, ErrPayload) {
 		t.Errorf("bad id: %v", err)
 	}
-	e, err := ParseEnrollment([]byte(`{"id":"4","course":{"id":"25"},"user":{"id":"95"},"percentage_completed":0.4,"previous_percentage_completed":"30.0"}`))
+	e, err := ParseEnrollment([]byte(`{"id":"4","course":{"id":"25"},"user":{"id":"95"},"percentage_completed":40,"previous_percentage_completed":"30.0"}`))
 	if err != nil || e.CourseID != 25 || e.Percentage.Value != 40 || e.Previous().Value != 30 {
 		t.Fatalf("%+v %v", e, err)
 	}

@@ -33,7 +33,7 @@ type inboxRow struct {
 type snapshot struct {
 	inbox      map[key][]inboxRow
 	learner    map[key][]string // kinds of the learner_events rows
-	duplicates map[key]int      // inbox_duplicates rows
+	duplicates map[key]int      // repeats counted on each inbox row
 }
 
 func read(t testing.TB, pg *postgres) *snapshot {
@@ -63,12 +63,13 @@ func read(t testing.TB, pg *postgres) *snapshot {
 	}); err != nil {
 		t.Fatalf("reading learner_events: %v", err)
 	}
-	rows, _ = conn.Query(ctx, "SELECT site_id, event_id FROM inbox_duplicates")
-	if _, err := pgx.ForEachRow(rows, []any{&k.site, &k.event}, func() error {
-		s.duplicates[k]++
+	var n int
+	rows, _ = conn.Query(ctx, "SELECT site_id, event_id, duplicates FROM inbox WHERE duplicates > 0")
+	if _, err := pgx.ForEachRow(rows, []any{&k.site, &k.event, &n}, func() error {
+		s.duplicates[k] += n
 		return nil
 	}); err != nil {
-		t.Fatalf("reading inbox_duplicates: %v", err)
+		t.Fatalf("reading repeats: %v", err)
 	}
 	return s
 }

@@ -53,7 +53,7 @@ func TestSameDeliveryThreeTimesAtOnce(t *testing.T) {
 			p.add("%v: %s", r.event, r.history())
 		}
 		if d := stored.duplicates[keyOf(r.event)]; d != 2 {
-			p.add("%v: %d inbox_duplicates rows, want 2 (one per repeat)", r.event, d)
+			p.add("%v: %d repeats counted, want 2", r.event, d)
 		}
 	}
 	p.report(t)

@@ -73,6 +73,19 @@ func (c *committer) loop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 		isNew, err := c.db.InsertDeliveries(ctx, ds)
+		if err != nil && len(group) > 1 && !store.Transient(err) {
+			// Something in the group was refused: each delivery alone, so that one bad row
+			// fails only its own request.
+			for _, p := range group {
+				var one []bool
+				if one, p.err = c.db.InsertDeliveries(ctx, []store.Delivery{p.d}); p.err == nil {
+					p.isNew = one[0]
+				}
+				close(p.done)
+			}
+			cancel()
+			continue
+		}
 		cancel()
 		for i, p := range group {
 			if err != nil {

@@ -45,7 +45,7 @@ type Receiver struct {
 
 // Stats count outcomes since start.
 type Stats struct {
-	Accepted, Duplicate, Quarantined, Ignored, BadSignature, WrongSite, Unavailable atomic.Int64
+	Accepted, Duplicate, Quarantined, Test, Held, BadSignature, Unavailable atomic.Int64
 }
 
 // New starts a receiver; notify (may be nil) is called after each new delivery commits.
@@ -76,64 +76,71 @@ type Outcome string
 const (
 	Accepted    Outcome = "accepted"    // new, stored, waiting for a worker
 	Duplicate   Outcome = "duplicate"   // already stored: nothing changed
-	Quarantined Outcome = "quarantined" // signed but unreadable: stored for a person to look at
-	Ignored     Outcome = "ignored"     // for a site Stride does not serve: nothing stored
+	Quarantined Outcome = "quarantined" // signed but not applicable as it is: stored for a person to look at
+	Test        Outcome = "test"        // a test delivery from the Thinkific admin: logged, never applied
+	Held        Outcome = "held"        // signed, but no installed site is named: kept until one is
 )
 
 // Result says what happened to a delivery.
 type Result struct {
 	Outcome Outcome
-	Site    *stride.Site
-	Event   *events.Envelope // nil when quarantined or ignored
+	Site    *stride.Site     // nil when held
+	Event   *events.Envelope // nil when the body is not a readable event
 	EventID string
 }
 
-// Receive verifies and stores one delivery. Errors: EUNAUTHORIZED for a bad signature,
-// EFORBIDDEN when the body belongs to another site than the header names, EINVALID for a
-// malformed subdomain header, EUNAVAILABLE when the inbox cannot commit in time.
+// Receive verifies and stores one delivery. The site is the one the signed body names
+// (tenant_global_id); the unsigned X-Thinkific-Subdomain header is used only when the body
+// names none. A signed delivery that names no installed site is held, not dropped. Errors:
+// EUNAUTHORIZED for a bad signature, EINVALID when neither the body nor the header names a
+// site, EUNAVAILABLE when the delivery cannot be stored in time.
 func (r *Receiver) Receive(ctx context.Context, subdomain, signature string, body []byte) (Result, error) {
 	if !r.verify(signature, body) {
 		r.Stats.BadSignature.Add(1)
-		r.log.Warn("webhook refused: bad signature", "subdomain", subdomain, "bytes", len(body), "refused_total", r.Stats.BadSignature.Load())
+		r.log.Warn("webhook refused: bad signature", "bytes", len(body), "refused_total", r.Stats.BadSignature.Load())
 		return Result{}, stride.Errorf(stride.EUNAUTHORIZED, "signature does not match")
-	}
-	if !stride.ValidSubdomain(subdomain) {
-		return Result{}, stride.Errorf(stride.EINVALID, "X-Thinkific-Subdomain is not a subdomain")
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
-	site, err := r.sites.get(ctx, subdomain)
+	now := r.clock.Now()
+	d := store.Delivery{Body: body, Status: store.StatusAccepted, ReceivedAt: now}
+	ev, err := events.ParseEnvelope(body)
+	switch {
+	case err != nil:
+		ev = nil
+		d.EventID, d.Status, d.Note = contentID(body), store.StatusQuarantined, err.Error()
+	case !events.ValidKey(ev.ID):
+		d.EventID, d.Status, d.Note = contentID(body), store.StatusQuarantined, "the event id is not printable text"
+	default:
+		d.EventID, d.Topic = ev.ID, ev.Topic()
+		switch {
+		case !events.ValidKey(d.Topic) || !events.KnownTopic(d.Topic):
+			if !events.ValidKey(d.Topic) {
+				d.Topic = ""
+			}
+			d.Status, d.Note = store.StatusQuarantined, "not a topic Thinkific sends"
+		case ev.CreatedAt.After(now.Add(stride.ClockSkew)):
+			d.Status, d.Note = store.StatusQuarantined, "the event time "+ev.CreatedAt.Format(time.RFC3339)+
+				" is ahead of Stride's clock; replay it once that time has passed, or if the clock was wrong"
+		case events.IsTestDelivery(ev):
+			d.Status = store.StatusTest
+		}
+	}
+
+	site, routeKey, why, err := r.route(ctx, subdomain, ev)
 	if err != nil {
 		r.Stats.Unavailable.Add(1)
 		return Result{}, err
 	}
-	if site == nil || !site.Installed() {
-		r.Stats.Ignored.Add(1)
-		r.log.Info("webhook ignored: site not installed", "subdomain", subdomain)
-		return Result{Outcome: Ignored}, nil
+	if site == nil {
+		return r.hold(ctx, d, ev, routeKey, why)
 	}
-
-	d := store.Delivery{SiteID: site.ID, Body: body, Status: store.StatusAccepted, ReceivedAt: r.clock.Now()}
-	ev, err := events.ParseEnvelope(body)
-	switch {
-	case err != nil:
-		sum := sha256.Sum256(body)
-		d.EventID, d.Topic, d.Status = "sha256:"+hex.EncodeToString(sum[:]), "", store.StatusQuarantined
-		ev = nil
-	case !events.KnownTopic(ev.Topic()):
-		d.EventID, d.Topic, d.Status = ev.ID, ev.Topic(), store.StatusQuarantined
-	default:
-		if !sameSite(site, ev) {
-			r.Stats.WrongSite.Add(1)
-			r.log.Warn("webhook refused: body names another site", "subdomain", subdomain, "event", ev.ID)
-			return Result{}, stride.Errorf(stride.EFORBIDDEN, "the event belongs to another site than X-Thinkific-Subdomain names")
-		}
-		d.EventID, d.Topic = ev.ID, ev.Topic()
+	d.SiteID = site.ID
+	if d.Status == store.StatusAccepted {
 		if err := r.waitForLesson(ctx, site, ev); err != nil {
 			return Result{}, err
 		}
 	}
-
 	isNew, err := r.commit.submit(ctx, d)
 	if err != nil {
 		r.Stats.Unavailable.Add(1)
@@ -147,13 +154,73 @@ func (r *Receiver) Receive(ctx context.Context, subdomain, signature string, bod
 	case d.Status == store.StatusQuarantined:
 		res.Outcome = Quarantined
 		r.Stats.Quarantined.Add(1)
-		r.log.Warn("webhook quarantined", "site", site.ID, "event", d.EventID, "topic", d.Topic)
+		r.log.Warn("webhook quarantined", "site", site.ID, "event", d.EventID, "topic", d.Topic, "why", d.Note)
+	case d.Status == store.StatusTest:
+		res.Outcome = Test
+		r.Stats.Test.Add(1)
+		r.log.Info("Thinkific test event received", "site", site.ID, "topic", d.Topic)
 	default:
 		res.Outcome = Accepted
 		r.Stats.Accepted.Add(1)
 		r.notify()
 	}
 	return res, nil
+}
+
+// route finds the installed site a delivery belongs to. It returns nil and the route key
+// to hold the delivery under when there is none yet.
+func (r *Receiver) route(ctx context.Context, subdomain string, ev *events.Envelope) (site *stride.Site, routeKey, why string, err error) {
+	if ev != nil && ev.TenantGlobalID != "" {
+		gid := ev.TenantGlobalID
+		if !events.ValidKey(gid) {
+			return nil, "", "", stride.Errorf(stride.EINVALID, "tenant_global_id is not printable text")
+		}
+		if site, err = r.sites.byGID(ctx, gid); err != nil || site != nil {
+			if site != nil && subdomain != site.Subdomain {
+				r.log.Info("webhook routed by its signed site, not its subdomain header", "site", site.ID, "subdomain", site.Subdomain)
+			}
+			return site, "", "", err
+		}
+		return nil, store.RouteByGID(gid), "no installed site has the signed tenant_global_id", nil
+	}
+	if !stride.ValidSubdomain(subdomain) {
+		return nil, "", "", stride.Errorf(stride.EINVALID, "the event names no site and X-Thinkific-Subdomain is not a subdomain")
+	}
+	if site, err = r.sites.bySubdomain(ctx, subdomain); err != nil {
+		return nil, "", "", err
+	}
+	switch {
+	case site == nil:
+		return nil, store.RouteBySubdomain(subdomain), "no installed site has this subdomain", nil
+	case ev != nil && ev.TenantID != "" && site.TenantID != "" && ev.TenantID != site.TenantID:
+		// The signed tenant_id is another site's than the header names: neither is trusted.
+		return nil, "tenant:" + ev.TenantID, "the signed tenant_id is not the subdomain header's site", nil
+	}
+	return site, "", "", nil
+}
+
+// hold keeps a signed delivery that no installed site can take yet (see store.Unrouted).
+func (r *Receiver) hold(ctx context.Context, d store.Delivery, ev *events.Envelope, routeKey, why string) (Result, error) {
+	isNew, err := r.db.HoldUnrouted(ctx, store.Unrouted{RouteKey: routeKey, EventID: d.EventID, Topic: d.Topic, Body: d.Body,
+		Status: d.Status, Reason: why, ReceivedAt: d.ReceivedAt})
+	if err != nil {
+		r.Stats.Unavailable.Add(1)
+		return Result{}, err
+	}
+	if !isNew {
+		r.Stats.Duplicate.Add(1)
+		return Result{Outcome: Duplicate, Event: ev, EventID: d.EventID}, nil
+	}
+	r.Stats.Held.Add(1)
+	r.log.Warn("webhook held: no installed site to route it to", "route", routeKey, "event", d.EventID, "topic", d.Topic, "why", why)
+	return Result{Outcome: Held, Event: ev, EventID: d.EventID}, nil
+}
+
+// contentID names a delivery whose own id cannot be stored: its body's hash, so a
+// retry of the same delivery is still recognised.
+func contentID(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // verify checks the hex HMAC-SHA256 of the raw body in constant time against every secret
@@ -173,23 +240,11 @@ func (r *Receiver) verify(signature string, body []byte) bool {
 	return ok
 }
 
-// sameSite checks the signed body against the site the unsigned header names: the global id
-// must match when the event carries it, and the tenant id when Stride has learned it.
-func sameSite(site *stride.Site, ev *events.Envelope) bool {
-	if ev.TenantGlobalID != "" && !strings.EqualFold(ev.TenantGlobalID, site.GID) {
-		return false
-	}
-	if ev.TenantID != "" && site.TenantID != "" && ev.TenantID != site.TenantID {
-		return false
-	}
-	return true
-}
-
 // Wake tells the local worker there is work (a replayed delivery).
 func (r *Receiver) Wake() { r.notify() }
 
 // Forget drops a cached site, after it was uninstalled or reinstalled.
-func (r *Receiver) Forget(subdomain string) { r.sites.forget(subdomain) }
+func (r *Receiver) Forget(site *stride.Site) { r.sites.forget(site) }
 
 // waitGiveUp is how old a progress event may get before it is taken without its lesson: an
 // admin removing a lesson sends progress that no lesson will ever join, and Thinkific's
@@ -197,7 +252,7 @@ func (r *Receiver) Forget(subdomain string) { r.sites.forget(subdomain) }
 const waitGiveUp = time.Hour
 
 func (r *Receiver) waitForLesson(ctx context.Context, site *stride.Site, ev *events.Envelope) error {
-	if !r.cfg.WaitForLesson || ev.Topic() != "enrollment.progress" || r.clock.Now().Sub(ev.CreatedAt) > waitGiveUp {
+	if !r.cfg.WaitForLesson || ev == nil || ev.Topic() != "enrollment.progress" || r.clock.Now().Sub(ev.CreatedAt) > waitGiveUp {
 		return nil
 	}
 	e, err := events.ParseEnrollment(ev.Payload)

@@ -5,7 +5,6 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/strideapp/stride/app/events"
 	"github.com/strideapp/stride/app/store"
@@ -19,10 +18,8 @@ type job struct {
 	lesson     *events.LessonCompleted
 	locks      []int64 // lock keys of every record the event touches
 	err        error
-	// deferRematch leaves re-pairing to the end of the batch (one per learner journey);
-	// added collects the halves this event stored for it.
-	deferRematch bool
-	added        []*store.Half
+	added      []*store.Half // halves this event stored, re-paired at the batch's end
+
 }
 
 func decode(row store.InboxRow) *job {
@@ -107,10 +104,13 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 	at := ev.CreatedAt
 	learner, course := int64(e.User.ID), int64(e.CourseID)
 	s.UpsertLearner(learnerOf(e.User), at)
-	s.UpsertCourse(course, e.Course.Name, at)
+	s.UpsertCourse(course, string(e.Course.Name), at)
 	u := store.Enrollment{ID: int64(e.ID), LearnerID: learner, CourseID: course,
 		StartedAt: e.StartedAt.Ptr(), ActivatedAt: e.ActivatedAt.Ptr(), CompletedAt: e.CompletedAt.Ptr(),
-		ExpiryDate: e.ExpiryDate.Ptr(), FreeTrial: e.FreeTrial}
+		ExpiryDate: e.ExpiryDate.Ptr(), FreeTrial: bool(e.FreeTrial)}
+	if e.Percentage.Odd {
+		w.log.Info("percentage looks like a 0–1 fraction; read on the webhook's 0–100 scale", "site", s.SiteID(), "event", ev.ID, "percent", e.Percentage.Value)
+	}
 	if e.Percentage.Set {
 		p := e.Percentage.Value
 		u.Percent = &p
@@ -125,9 +125,18 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 		u.Activity = true
 	case "completed":
 		u.Activity = true
-		if u.CompletedAt == nil {
-			u.CompletedAt = &at
+		if u.Percent == nil {
+			full := 100.0
+			u.Percent = &full
 		}
+	}
+	// Completed means the whole course: a completed_at beside a lower percentage (as in
+	// Thinkific's test deliveries) is not a completion.
+	switch {
+	case u.Percent == nil || *u.Percent < 100:
+		u.CompletedAt = nil
+	case u.CompletedAt == nil:
+		u.CompletedAt = &at
 	}
 	before, err := s.ApplyEnrollment(u, at)
 	if err != nil {
@@ -159,13 +168,13 @@ func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *ev
 	at := ev.CreatedAt
 	learner, course := int64(l.User.ID), int64(l.Course.ID)
 	s.UpsertLearner(learnerOf(l.User), at)
-	s.UpsertCourse(course, l.Course.Name, at)
+	s.UpsertCourse(course, string(l.Course.Name), at)
 	h := &store.Half{EventID: ev.ID, Kind: store.HalfLesson, LearnerID: learner, CourseID: course, OccurredAt: at}
-	lesson := store.Lesson{ID: int64(l.Lesson.ID), CourseID: course, Name: l.Lesson.Name, Type: l.Lesson.Type, Position: l.Lesson.Position}
+	lesson := store.Lesson{ID: int64(l.Lesson.ID), CourseID: course, Name: string(l.Lesson.Name), Type: string(l.Lesson.Type), Position: int(l.Lesson.Position)}
 	if l.Chapter.ID != 0 {
 		chapter := int64(l.Chapter.ID)
 		lesson.ChapterID, h.ChapterID = chapter, &chapter
-		s.UpsertChapter(chapter, course, l.Chapter.Name, at)
+		s.UpsertChapter(chapter, course, string(l.Chapter.Name), at)
 	}
 	s.UpsertLesson(lesson, at)
 	h.LessonID = &lesson.ID
@@ -180,5 +189,5 @@ func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *ev
 }
 
 func learnerOf(u events.User) store.Learner {
-	return store.Learner{ID: int64(u.ID), Email: strings.TrimSpace(u.Email), FirstName: u.FirstName, LastName: u.LastName}
+	return store.Learner{ID: int64(u.ID), Email: string(u.Email), FirstName: string(u.FirstName), LastName: string(u.LastName)}
 }

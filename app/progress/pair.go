@@ -12,9 +12,8 @@ import (
 // re-pairs the halves around it. A half already stored (a replay) changes nothing. settled
 // says the caller already knows where a progress half moved from and that none follows it.
 func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) error {
-	// In a quick batch, a half that needs nothing looked up is inserted with the batch's
-	// others and re-paired at the batch's end.
-	if j.deferRematch && (h.Kind == store.HalfLesson || settled) {
+	// A half that needs nothing looked up is inserted with the batch's others.
+	if h.Kind == store.HalfLesson || settled {
 		_, err := s.AddHalf(h, true)
 		return err
 	}
@@ -35,11 +34,8 @@ func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) e
 			return err
 		}
 	}
-	if j.deferRematch {
-		j.added = append(j.added, h) // the batch re-pairs each journey once, at its end
-		return nil
-	}
-	return w.rematch(s, h)
+	j.added = append(j.added, h) // the batch re-pairs each journey once, at its end
+	return nil
 }
 
 // settleBefore sets where a progress step moved from — the previous progress by event time,

@@ -4,7 +4,7 @@ package progress
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sync"
@@ -90,8 +90,12 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) loop(ctx context.Context, upkeep bool) {
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
-	var lastUpkeep time.Time
+	var lastUpkeep, lastAdopt time.Time
 	for ctx.Err() == nil {
+		if upkeep && time.Since(lastAdopt) > adoptEvery {
+			lastAdopt = time.Now()
+			w.Adopt(ctx)
+		}
 		n, err := w.Drain(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("worker", "err", err)
@@ -111,20 +115,76 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 }
 
 // Drain processes batches until the inbox has nothing due, and returns how many events
-// it handled.
+// it handled. A batch that fails is undone whole; its events are then tried one per
+// transaction, so that one event the database refuses is parked alone and the rest go on.
+// A failure that is the database's moment (see store.Transient) counts against no event:
+// Drain stops and the loop tries again later.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
-	total, careful := 0, false
+	total := 0
 	for {
-		n, err := w.db.ClaimInbox(ctx, w.cfg.Batch, careful, w.process)
-		if err != nil && !careful {
-			careful = true
-			continue // the same rows again, each in a savepoint, to find which one fails
-		}
-		careful = false
-		total += n
-		if err != nil || n < w.cfg.Batch {
+		rows, err := w.db.ClaimInbox(ctx, w.cfg.Batch, w.process)
+		switch {
+		case err == nil:
+			total += len(rows)
+			if len(rows) < w.cfg.Batch {
+				return total, nil
+			}
+		case store.Transient(err) || len(rows) == 0:
 			return total, err
+		default:
+			w.log.Info("batch failed; applying its events one at a time", "events", len(rows), "err", err)
+			n, err := w.drainAlone(ctx, len(rows))
+			total += n
+			if err != nil {
+				return total, err
+			}
 		}
+	}
+}
+
+// drainAlone applies up to n due events, each in its own transaction, and marks each one
+// that fails: retried later, or failed for good when the event or the database says it can
+// never apply.
+func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
+	done := 0
+	for range n {
+		rows, err := w.db.ClaimInbox(ctx, 1, w.process)
+		if len(rows) == 0 {
+			return done, err
+		}
+		done++
+		if err == nil {
+			continue
+		}
+		if store.Transient(err) {
+			return done, err
+		}
+		row := rows[0]
+		if store.Refused(err) || row.Attempts+1 >= w.cfg.MaxAttempts {
+			w.log.Warn("event failed", "site", row.SiteID, "event", row.EventID, "topic", row.Topic, "attempts", row.Attempts+1, "err", err)
+			err = w.db.MarkFailed(ctx, row, err)
+		} else {
+			w.log.Info("event will be retried", "site", row.SiteID, "event", row.EventID, "attempt", row.Attempts+1, "err", err)
+			err = w.db.MarkRetry(ctx, row, err, w.clock.Now().Add(backoff(row.Attempts)))
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// adoptEvery is how often held deliveries are offered to newly installed sites.
+const adoptEvery = 2 * time.Second
+
+// Adopt moves deliveries held for want of an installed site into the inbox of the site
+// that is now installed (see store.Unrouted).
+func (w *Worker) Adopt(ctx context.Context) {
+	if n, err := w.db.AdoptUnrouted(ctx); err != nil && ctx.Err() == nil {
+		w.log.Error("routing held deliveries", "err", err)
+	} else if n > 0 {
+		w.log.Info("held deliveries routed to their site", "deliveries", n)
+		w.Wake()
 	}
 }
 
@@ -141,14 +201,27 @@ func (w *Worker) upkeep(ctx context.Context) {
 	}
 }
 
-// process applies one claimed batch in its transaction. Quickly, the first error aborts the
-// batch; carefully (see store.ClaimInbox), each event succeeds or fails on its own.
+// process applies one claimed batch in its transaction; the first error undoes it. An
+// event that cannot be read at all is parked at once, with the batch.
 func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
-	jobs := make([]*job, len(rows))
+	jobs := make([]*job, 0, len(rows))
 	var keys []int64
-	for i, row := range rows {
-		jobs[i] = decode(row)
-		keys = append(keys, jobs[i].locks...)
+	now := w.clock.Now()
+	for _, row := range rows {
+		j := decode(row)
+		if j.err == nil && j.ev.CreatedAt.After(now.Add(stride.ClockSkew)) {
+			j.err = fmt.Errorf("%w: the event time %s is ahead of Stride's clock; replay it once that time has passed",
+				events.ErrPayload, j.ev.CreatedAt.Format(time.RFC3339))
+		}
+		if j.err != nil {
+			w.log.Warn("event failed", "site", row.SiteID, "event", row.EventID, "topic", row.Topic, "err", j.err)
+			if err := tx.Failed(row, j.err); err != nil {
+				return err
+			}
+			continue
+		}
+		jobs = append(jobs, j)
+		keys = append(keys, j.locks...)
 	}
 	if err := tx.Lock(sortedUnique(keys)); err != nil {
 		return err
@@ -164,30 +237,13 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 	if err := tx.Prefetch(enrollments); err != nil {
 		return err
 	}
-	now := w.clock.Now()
 	var added []*store.Half
 	for _, j := range jobs {
-		j.deferRematch = !tx.Careful()
-		err := j.err
-		if err == nil {
-			err = tx.Apply(j.row, func(s *store.SiteTx) error { return w.apply(s, j) })
-		}
-		switch {
-		case err == nil:
-			tx.Processed(j.row)
-			added = append(added, j.added...)
-		case !tx.Careful():
-			return err
-		case errors.Is(err, events.ErrMalformed) || errors.Is(err, events.ErrPayload) || j.row.Attempts+1 >= w.cfg.MaxAttempts:
-			w.log.Warn("event failed", "site", j.row.SiteID, "event", j.row.EventID, "topic", j.row.Topic, "err", err)
-			err = tx.Failed(j.row, err)
-		default:
-			w.log.Info("event will be retried", "site", j.row.SiteID, "event", j.row.EventID, "attempt", j.row.Attempts+1, "err", err)
-			err = tx.Retry(j.row, err, now.Add(backoff(j.row.Attempts)))
-		}
-		if err != nil {
+		if err := tx.Apply(j.row, func(s *store.SiteTx) error { return w.apply(s, j) }); err != nil {
 			return err
 		}
+		tx.Processed(j.row)
+		added = append(added, j.added...)
 	}
 	flushed, err := tx.FlushHalves()
 	if err != nil {

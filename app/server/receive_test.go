@@ -28,6 +28,19 @@ func (h *harness) deliver(subdomain string, body []byte, secret string) (int, st
 	return h.post(subdomain, body, sign(secret, body))
 }
 
+// deliverRetrying delivers as Thinkific does under load: a 503 (Stride could not commit in
+// time) is tried again, a few times, after a pause.
+func (h *harness) deliverRetrying(subdomain string, body []byte, secret string) (int, string) {
+	h.t.Helper()
+	for attempt := 1; ; attempt++ {
+		code, resp := h.deliver(subdomain, body, secret)
+		if code != http.StatusServiceUnavailable || attempt == 5 {
+			return code, resp
+		}
+		time.Sleep(time.Duration(attempt) * 100 * time.Millisecond)
+	}
+}
+
 func (h *harness) post(subdomain string, body []byte, signature string) (int, string) {
 	h.t.Helper()
 	req, _ := http.NewRequest("POST", h.url+"/webhooks/thinkific", bytes.NewReader(body))
@@ -81,31 +94,37 @@ func published(t *testing.T, name string) []byte {
 	return bytes.TrimSpace(b)
 }
 
-// The published examples are accepted and land as the right records.
+// The published examples are Thinkific's test deliveries ("[TEST] lorem ipsum") but for the
+// lesson.completed one, which names a real-looking learner: the test deliveries are logged
+// and never applied; the lesson lands as the right records.
 func TestPublishedExamplesLand(t *testing.T) {
 	dbKinds(t, func(t *testing.T, dbURL string) {
 		h := newHarness(t, dbURL)
 		site := h.school()
-		for _, name := range []string{"enrollment.created.json", "enrollment.progress.json", "lesson.completed.json"} {
-			if status, body := h.deliver("school", published(t, name), clientSecret); status != 200 || !strings.Contains(body, `"accepted"`) {
+		for name, want := range map[string]string{"enrollment.created.json": `"test"`, "enrollment.progress.json": `"test"`} {
+			if status, body := h.deliver("school", published(t, name), clientSecret); status != 200 || !strings.Contains(body, want) {
 				t.Fatalf("%s: %d %s", name, status, body)
 			}
+		}
+		if status, body := h.deliver("school", published(t, "lesson.completed.json"), clientSecret); status != 200 || !strings.Contains(body, `"accepted"`) {
+			t.Fatalf("lesson.completed: %d %s", status, body)
 		}
 		h.drain()
 		checks := []struct {
 			q    string
 			want int64
 		}{
-			{"SELECT COUNT(*) FROM inbox WHERE site_id = ? AND status = 'processed'", 3},
-			{"SELECT COUNT(*) FROM learners WHERE site_id = ? AND id IN (95, 123456)", 2},
+			{"SELECT COUNT(*) FROM inbox WHERE site_id = ? AND status = 'processed'", 1},
+			{"SELECT COUNT(*) FROM inbox WHERE site_id = ? AND status = 'test'", 2},
+			{"SELECT COUNT(*) FROM learners WHERE site_id = ?", 1},
 			{"SELECT COUNT(*) FROM learners WHERE site_id = ? AND id = 123456 AND email = 'ninjas@thinkific.com' AND first_name = 'Robert'", 1},
-			{"SELECT COUNT(*) FROM courses WHERE site_id = ? AND ((id = 25 AND name = '[TEST] lorem ipsum') OR (id = 123 AND name = 'Introduction to Webhooks'))", 2},
+			{"SELECT COUNT(*) FROM courses WHERE site_id = ?", 1},
+			{"SELECT COUNT(*) FROM courses WHERE site_id = ? AND id = 123 AND name = 'Introduction to Webhooks'", 1},
 			{"SELECT COUNT(*) FROM chapters WHERE site_id = ? AND id = 123 AND course_id = 123 AND name = 'Chapter 1'", 1},
 			{"SELECT COUNT(*) FROM lessons WHERE site_id = ? AND id = 24220 AND chapter_id = 123 AND name = 'Getting started with Webhooks' AND lesson_type = 'Video'", 1},
-			{"SELECT COUNT(*) FROM enrollments WHERE site_id = ? AND id = 4 AND learner_id = 95 AND course_id = 25 AND percent = 24 AND enrolled_at IS NOT NULL", 1},
+			{"SELECT COUNT(*) FROM enrollments WHERE site_id = ? AND id = 4", 0}, // the test learner's
 			{"SELECT COUNT(*) FROM enrollments WHERE site_id = ? AND id = 1084282 AND last_activity_at IS NOT NULL", 1},
-			{"SELECT COUNT(*) FROM steps WHERE site_id = ? AND lesson_id = 24220 AND percent_after IS NULL", 1},                     // a lesson whose progress never came
-			{"SELECT COUNT(*) FROM steps WHERE site_id = ? AND lesson_id IS NULL AND percent_before = 0 AND percent_after = 24", 1}, // progress alone, from 0 since enrolled
+			{"SELECT COUNT(*) FROM steps WHERE site_id = ? AND lesson_id = 24220 AND percent_after IS NULL", 1}, // a lesson whose progress never came
 		}
 		for _, c := range checks {
 			if got := h.count(c.q, site.ID); got != c.want {
@@ -136,8 +155,7 @@ func TestWebhookRejections(t *testing.T) {
 		{"signature of another body", "school", body, sign(clientSecret, other), 401},
 		{"not hex", "school", body, "zz" + sign(clientSecret, body)[2:], 401},
 		{"truncated", "school", body, sign(clientSecret, body)[:40], 401},
-		{"body names another site", "acme", body, sign(clientSecret, body), 403},
-		{"bad subdomain header", "evil.com", body, sign(clientSecret, body), 400},
+		{"no site named at all", "evil.com", other, sign(clientSecret, other), 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +167,9 @@ func TestWebhookRejections(t *testing.T) {
 	}
 	if n := h.count("SELECT COUNT(*) FROM inbox"); n != 0 {
 		t.Fatalf("%d rows stored from refused deliveries", n)
+	}
+	if n := h.count("SELECT COUNT(*) FROM inbox_unrouted"); n != 0 {
+		t.Fatalf("%d rows held from refused deliveries", n)
 	}
 	if n := h.receiver.Stats.BadSignature.Load(); n != 5 {
 		t.Fatalf("bad signatures counted %d", n)
@@ -162,19 +183,6 @@ func TestWebhookRejections(t *testing.T) {
 		t.Fatalf("previous secret: %d", status)
 	}
 	if n := h.count("SELECT COUNT(*) FROM inbox WHERE site_id = ?", site.ID); n != 0 {
-		t.Fatalf("%d rows", n)
-	}
-}
-
-// A site Stride does not serve is answered 200 without storing anything, so Thinkific
-// does not retry for 16 hours; uninstalled sites likewise.
-func TestWebhookForUnknownSite(t *testing.T) {
-	h := newHarness(t, "")
-	status, body := h.deliver("nobody", published(t, "enrollment.progress.json"), clientSecret)
-	if status != 200 || !strings.Contains(body, "ignored") {
-		t.Fatalf("%d %s", status, body)
-	}
-	if n := h.count("SELECT COUNT(*) FROM inbox"); n != 0 {
 		t.Fatalf("%d rows", n)
 	}
 }
@@ -241,8 +249,9 @@ func TestDuplicateDeliveries(t *testing.T) {
 		if n := h.count("SELECT COUNT(*) FROM learner_events WHERE site_id = ?", site.ID); n != 1 {
 			t.Fatalf("applied %d times", n)
 		}
+		// One row in the log, with its four repeats counted on it.
 		log, err := h.db.DeliveryLog(context.Background(), site.ID, time.Now().Add(time.Hour), 50)
-		if err != nil || len(log) != 5 || log[0].Status != store.StatusDuplicate || log[0].Topic != "lesson.completed" {
+		if err != nil || len(log) != 1 || log[0].Duplicates != 4 || log[0].LastDuplicateAt == nil || log[0].Topic != "lesson.completed" {
 			t.Fatalf("delivery log %+v %v", log, err)
 		}
 	})

@@ -193,7 +193,7 @@ func TestPairingGroundTruth(t *testing.T) {
 					for range 8 {
 						sw.Go(func() {
 							for b := range ch {
-								if code, resp := h.deliver("school", b, clientSecret); code != 200 {
+								if code, resp := h.deliverRetrying("school", b, clientSecret); code != 200 {
 									t.Errorf("%d %s", code, resp)
 								}
 							}

@@ -37,7 +37,7 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		} else if acted {
 			s.log.Info("site uninstalled", "site", res.Site.ID, "subdomain", res.Site.Subdomain)
 		}
-		s.receiver.Forget(res.Site.Subdomain)
+		s.receiver.Forget(res.Site)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": string(res.Outcome), "event_id": res.EventID})
 }

@@ -132,8 +132,8 @@ func (s *sender) summary() map[string]int {
 // hint explains the outcomes that mean the setup, not Stride, is wrong.
 func hint(tally map[string]int, subdomain string) string {
 	var h []string
-	if tally["ignored"] > 0 {
-		h = append(h, fmt.Sprintf("Stride does not serve subdomain %q: install the app on that site first, or fix --subdomain", subdomain))
+	if tally["held"] > 0 {
+		h = append(h, fmt.Sprintf("no installed site has subdomain %q (or the --gid given): Stride holds such events until that site installs the app; install it first, or fix --subdomain/--gid", subdomain))
 	}
 	if tally["http-401"] > 0 {
 		h = append(h, "the signature was refused: --secret (or THINKIFIC_CLIENT_SECRET) must be the client secret Stride runs with")

@@ -33,7 +33,7 @@ type DayStat struct {
 
 // Overview reads the site's figures; days of activity from since on.
 func (v *SiteView) Overview(ctx context.Context, now, since time.Time) (*Overview, error) {
-	g := v.db.gorm.WithContext(ctx)
+	g := v.db.reader(ctx)
 	o := &Overview{}
 	if err := g.Raw("SELECT COUNT(*) FROM learners WHERE site_id = ?", v.siteID).Scan(&o.Learners).Error; err != nil {
 		return nil, dbError(err, "learners")
@@ -83,7 +83,7 @@ type CourseSummary struct {
 // Courses lists the site's courses with their enrollment counts.
 func (v *SiteView) Courses(ctx context.Context) ([]CourseSummary, error) {
 	var out []CourseSummary
-	err := v.db.gorm.WithContext(ctx).Raw(`SELECT c.id, c.name, COALESCE(SUM(b.enrollments), 0) AS enrollments
+	err := v.db.reader(ctx).Raw(`SELECT c.id, c.name, COALESCE(SUM(b.enrollments), 0) AS enrollments
 		FROM courses c LEFT JOIN progress_buckets b ON b.site_id = c.site_id AND b.course_id = c.id
 		WHERE c.site_id = ? GROUP BY c.id, c.name ORDER BY c.name, c.id`, v.siteID).Scan(&out).Error
 	return out, dbError(err, "courses")
@@ -92,7 +92,7 @@ func (v *SiteView) Courses(ctx context.Context) ([]CourseSummary, error) {
 // Course is one course's header.
 func (v *SiteView) Course(ctx context.Context, id int64) (*CourseSummary, error) {
 	var out []CourseSummary
-	err := v.db.gorm.WithContext(ctx).Raw(`SELECT id, name FROM courses WHERE site_id = ? AND id = ?`, v.siteID, id).Scan(&out).Error
+	err := v.db.reader(ctx).Raw(`SELECT id, name FROM courses WHERE site_id = ? AND id = ?`, v.siteID, id).Scan(&out).Error
 	if err != nil {
 		return nil, dbError(err, "course")
 	}
@@ -117,7 +117,7 @@ type FunnelStep struct {
 // Funnel lists a course's lessons in chapter order with their completions.
 func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelStep, error) {
 	var out []FunnelStep
-	err := v.db.gorm.WithContext(ctx).Raw(`SELECT l.id AS lesson_id, l.name AS lesson, l.chapter_id, COALESCE(ch.name, '') AS chapter,
+	err := v.db.reader(ctx).Raw(`SELECT l.id AS lesson_id, l.name AS lesson, l.chapter_id, COALESCE(ch.name, '') AS chapter,
 			l.position, COALESCE(s.learners, 0) AS learners
 		FROM lessons l
 		LEFT JOIN chapters ch ON ch.site_id = l.site_id AND ch.id = l.chapter_id

@@ -20,7 +20,7 @@ const StalledAfter = 15 * 24 * time.Hour
 
 // statusSQL classifies an enrollment e; its one parameter is the stalled cut-off.
 const statusSQL = `CASE WHEN e.completed_at IS NOT NULL OR e.percent >= 100 THEN 'completed'
-	WHEN e.last_activity_at IS NULL AND e.percent = 0 THEN 'not started'
+	WHEN e.last_activity_at IS NULL AND e.percent = 0 AND e.started_at IS NULL THEN 'not started'
 	WHEN COALESCE(e.last_activity_at, e.enrolled_at) < ? THEN 'stalled'
 	ELSE 'in progress' END`
 
@@ -63,7 +63,7 @@ func (v *SiteView) Learners(ctx context.Context, courseID int64, q LearnerQuery,
 		args = append(args, like, like)
 	}
 	from := " FROM enrollments e LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id WHERE " + where
-	g := v.db.gorm.WithContext(ctx)
+	g := v.db.reader(ctx)
 	var total int64
 	if err := g.Raw("SELECT COUNT(*)"+from, args...).Scan(&total).Error; err != nil {
 		return nil, 0, dbError(err, "learners")
@@ -119,7 +119,7 @@ type LearnerEnrollment struct {
 
 // Learner reads a learner of the site.
 func (v *SiteView) Learner(ctx context.Context, id int64) (*LearnerProfile, error) {
-	g := v.db.gorm.WithContext(ctx)
+	g := v.db.reader(ctx)
 	var rows []Learner
 	if err := g.Raw("SELECT id, email, first_name, last_name FROM learners WHERE site_id = ? AND id = ?", v.siteID, id).Scan(&rows).Error; err != nil {
 		return nil, dbError(err, "learner")
@@ -160,7 +160,7 @@ const stepSelect = `SELECT s.occurred_at, s.learner_id, COALESCE(l.email, '') AS
 // Timeline reads a learner's steps, newest first.
 func (v *SiteView) Timeline(ctx context.Context, learnerID int64, limit int) ([]Step, error) {
 	var out []Step
-	err := v.db.gorm.WithContext(ctx).Raw(stepSelect+` WHERE s.site_id = ? AND s.learner_id = ? ORDER BY s.occurred_at DESC LIMIT ?`,
+	err := v.db.reader(ctx).Raw(stepSelect+` WHERE s.site_id = ? AND s.learner_id = ? ORDER BY s.occurred_at DESC LIMIT ?`,
 		v.siteID, learnerID, limit).Scan(&out).Error
 	return out, dbError(err, "timeline")
 }
@@ -173,7 +173,7 @@ func (v *SiteView) EachStep(ctx context.Context, courseID int64, fn func(*Step) 
 	}
 	return v.each(ctx, q+" ORDER BY s.occurred_at", args, func(rows *sql.Rows) error {
 		var s Step
-		if err := v.db.gorm.ScanRows(rows, &s); err != nil {
+		if err := v.db.read.ScanRows(rows, &s); err != nil {
 			return err
 		}
 		return fn(&s)
@@ -221,7 +221,7 @@ func (v *SiteView) EachEnrollment(ctx context.Context, courseID int64, now time.
 	}
 	return v.each(ctx, q+" ORDER BY e.course_id, e.id", args, func(rows *sql.Rows) error {
 		var e EnrollmentRow
-		if err := v.db.gorm.ScanRows(rows, &e); err != nil {
+		if err := v.db.read.ScanRows(rows, &e); err != nil {
 			return err
 		}
 		return fn(&e)
@@ -229,7 +229,7 @@ func (v *SiteView) EachEnrollment(ctx context.Context, courseID int64, now time.
 }
 
 func (v *SiteView) each(ctx context.Context, q string, args []any, fn func(*sql.Rows) error) error {
-	rows, err := v.db.gorm.WithContext(ctx).Raw(q, args...).Rows()
+	rows, err := v.db.reader(ctx).Raw(q, args...).Rows()
 	if err != nil {
 		return dbError(err, "export")
 	}
@@ -251,7 +251,7 @@ type Connection struct {
 func (v *SiteView) Connection(ctx context.Context) (*Connection, error) {
 	c := &Connection{}
 	var last []struct{ ReceivedAt time.Time }
-	err := v.db.gorm.WithContext(ctx).Raw("SELECT received_at FROM inbox WHERE site_id = ? ORDER BY received_at DESC LIMIT 1", v.siteID).Scan(&last).Error
+	err := v.db.reader(ctx).Raw("SELECT received_at FROM inbox WHERE site_id = ? ORDER BY received_at DESC LIMIT 1", v.siteID).Scan(&last).Error
 	if err != nil {
 		return nil, dbError(err, "inbox")
 	}

@@ -40,8 +40,10 @@ type Options struct {
 
 // DB is Stride's database.
 type DB struct {
-	gorm     *gorm.DB
+	gorm     *gorm.DB // every write, and reads that must see them
 	sql      *sql.DB
+	read     *gorm.DB // dashboard reads and lookups; on SQLite a separate, read-only pool
+	readSQL  *sql.DB  // nil when read shares gorm's pool
 	postgres bool
 	keys     *secret.Keyring
 	clock    stride.Clock
@@ -62,41 +64,54 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		NowFunc:                func() time.Time { return o.Clock.Now().UTC() },
 		TranslateError:         true,
 	}
-	var dialector gorm.Dialector
-	if o.DatabaseURL != "" {
-		dialector = postgres.Open(withSessionSettings(o.DatabaseURL))
+	db := &DB{postgres: o.DatabaseURL != "", keys: o.Keys, clock: o.Clock, log: o.Logger}
+	var err error
+	if db.postgres {
+		if db.gorm, db.sql, err = openPool(postgres.Open(withSessionSettings(o.DatabaseURL)), gcfg); err != nil {
+			return nil, err
+		}
+		db.sql.SetMaxOpenConns(20)
+		db.sql.SetMaxIdleConns(10)
+		db.sql.SetConnMaxIdleTime(5 * time.Minute)
+		db.read = db.gorm
 	} else {
 		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("store: data directory: %w", err)
 		}
-		// WAL lets readers run beside the writer; immediate transactions take the write lock
-		// at BEGIN, so two writers queue on busy_timeout instead of failing to upgrade.
-		dsn := "file:" + uriPath(filepath.Join(o.DataDir, "stride.db")) +
-			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-			"&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
-		dialector = sqlite.Open(dsn)
+		// SQLite takes one writer at a time. Stride's writes share one connection, so they
+		// queue in the pool (bounded by each caller's context) instead of meeting
+		// SQLITE_BUSY; WAL lets the read-only pool read beside them.
+		file := "file:" + uriPath(filepath.Join(o.DataDir, "stride.db"))
+		common := "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_time_format=sqlite"
+		if db.gorm, db.sql, err = openPool(sqlite.Open(file+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"+common), gcfg); err != nil {
+			return nil, err
+		}
+		db.sql.SetMaxOpenConns(1)
+		if db.read, db.readSQL, err = openPool(sqlite.Open(file+"?_pragma=query_only(1)"+common), gcfg); err != nil {
+			db.sql.Close()
+			return nil, err
+		}
+		db.readSQL.SetMaxOpenConns(4)
 	}
-	g, err := gorm.Open(dialector, gcfg)
-	if err != nil {
-		return nil, stride.Wrap(stride.EUNAVAILABLE, err, "database unreachable")
-	}
-	sqlDB, err := g.DB()
-	if err != nil {
-		return nil, err
-	}
-	if o.DatabaseURL != "" {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(10)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	}
-	db := &DB{gorm: g, sql: sqlDB, postgres: o.DatabaseURL != "", keys: o.Keys, clock: o.Clock, log: o.Logger}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := db.Ping(pctx); err != nil {
-		sqlDB.Close()
+		db.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+func openPool(d gorm.Dialector, cfg *gorm.Config) (*gorm.DB, *sql.DB, error) {
+	g, err := gorm.Open(d, cfg)
+	if err != nil {
+		return nil, nil, stride.Wrap(stride.EUNAVAILABLE, err, "database unreachable")
+	}
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	return g, sqlDB, nil
 }
 
 // withSessionSettings sets what every Stride connection runs with, unless the URL says
@@ -132,8 +147,13 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the connection pool.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close closes the connection pools.
+func (db *DB) Close() error {
+	if db.readSQL != nil {
+		db.readSQL.Close()
+	}
+	return db.sql.Close()
+}
 
 func (db *DB) migrations() (*goose.Provider, error) {
 	dir, dialect := "sqlite", goose.DialectSQLite3
@@ -190,6 +210,13 @@ func (db *DB) CheckMigrated(ctx context.Context) error {
 func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return db.gorm.WithContext(ctx).Transaction(fn)
 }
+
+// write is the handle for a write outside a transaction (on SQLite, the one writer).
+func (db *DB) write(ctx context.Context) *gorm.DB { return db.gorm.WithContext(ctx) }
+
+// reader is the handle for reads that need not see this process's latest write at once
+// (pages, lookups): on SQLite they do not wait for the writer.
+func (db *DB) reader(ctx context.Context) *gorm.DB { return db.read.WithContext(ctx) }
 
 // now is the store's clock in UTC: SQLite compares times as text, so one zone for all.
 func (db *DB) now() time.Time { return db.clock.Now().UTC() }

@@ -35,11 +35,11 @@ type Half struct {
 func (Half) TableName() string { return "learner_events" }
 
 // AddHalf stores a half; inserted is false when its event was applied before. With later,
-// in a quick batch, the half is inserted with the batch's others (see WorkTx.FlushHalves).
+// the half is inserted with the batch's others (see WorkTx.FlushHalves).
 func (s *SiteTx) AddHalf(h *Half, later bool) (inserted bool, err error) {
 	h.SiteID = s.siteID
 	h.OccurredAt = h.OccurredAt.UTC()
-	if later && s.w != nil && !s.w.careful {
+	if later && s.w != nil {
 		s.w.pending = append(s.w.pending, h)
 		return true, nil
 	}
@@ -140,7 +140,7 @@ func (s *SiteTx) EnrolledBefore(learnerID, courseID int64, at time.Time) (bool, 
 // its lesson is in).
 func (db *DB) HasLessonNear(ctx context.Context, siteID, learnerID, courseID int64, at time.Time, window time.Duration) (bool, error) {
 	var n int64
-	err := db.gorm.WithContext(ctx).Model(&Half{}).Where("site_id = ? AND learner_id = ? AND course_id = ? AND kind = ? AND occurred_at >= ? AND occurred_at <= ?",
+	err := db.reader(ctx).Model(&Half{}).Where("site_id = ? AND learner_id = ? AND course_id = ? AND kind = ? AND occurred_at >= ? AND occurred_at <= ?",
 		siteID, learnerID, courseID, HalfLesson, at.Add(-window).UTC(), at.Add(window).UTC()).Limit(1).Count(&n).Error
 	return n > 0, dbError(err, "learner events")
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,7 +20,7 @@ const (
 	StatusProcessed   = "processed"   // applied to the site's records
 	StatusFailed      = "failed"      // gave up after retries; replayable
 	StatusQuarantined = "quarantined" // signed, but not an event Stride can read; replayable
-	StatusDuplicate   = "duplicate"   // a repeat of an event already stored (log only)
+	StatusTest        = "test"        // a test delivery sent from the Thinkific admin: logged, never applied
 )
 
 // Delivery is one webhook delivery on its way into the inbox.
@@ -27,14 +29,15 @@ type Delivery struct {
 	EventID    string
 	Topic      string
 	Body       []byte
-	Status     string // accepted or quarantined
+	Status     string // accepted, quarantined or test
+	Note       string // why it was quarantined, for the delivery log
 	ReceivedAt time.Time
 }
 
 // InsertDeliveries stores a batch of deliveries in one transaction — group commit: many
 // webhook requests share one durable commit. new[i] is false when delivery i repeats an
 // event already stored (or an earlier one in the batch); a repeat changes no data and is
-// only noted in the delivery log.
+// only counted on the stored row, for the delivery log.
 func (db *DB) InsertDeliveries(ctx context.Context, ds []Delivery) (isNew []bool, err error) {
 	isNew = make([]bool, len(ds))
 	type key struct {
@@ -64,34 +67,72 @@ func (db *DB) InsertDeliveries(ctx context.Context, ds []Delivery) (isNew []bool
 			if err != nil {
 				return err
 			}
-			var dups []Delivery
+			dups := map[key]*dupCount{}
 			for i, d := range ds {
 				k := key{d.SiteID, d.EventID}
 				isNew[i] = first[k] == i && inserted[k.site][k.event]
 				if !isNew[i] {
-					dups = append(dups, d)
+					c := dups[k]
+					if c == nil {
+						c = &dupCount{site: d.SiteID, event: d.EventID}
+						dups[k] = c
+					}
+					c.n++
+					c.last = maxTime(c.last, d.ReceivedAt.UTC())
 				}
 			}
-			if len(dups) == 0 {
-				return nil
-			}
-			var sb strings.Builder
-			args := make([]any, 0, 3*len(dups))
-			sb.WriteString("INSERT INTO inbox_duplicates (site_id, event_id, received_at) VALUES ")
-			for i, d := range dups {
-				if i > 0 {
-					sb.WriteString(",")
-				}
-				sb.WriteString("(?,?,?)")
-				args = append(args, d.SiteID, d.EventID, d.ReceivedAt.UTC())
-			}
-			return tx.Exec(sb.String(), args...).Error
+			return db.countDuplicates(tx, slices.Collect(maps.Values(dups)))
 		})
 	})
 	if err != nil {
 		return nil, dbError(err, "inbox")
 	}
 	return isNew, nil
+}
+
+type dupCount struct {
+	site  int64
+	event string
+	n     int
+	last  time.Time
+}
+
+// countDuplicates adds repeats to their stored rows, in key order (as the inserts), so two
+// batches counting the same rows never wait on each other in a cycle.
+func (db *DB) countDuplicates(tx *gorm.DB, dups []*dupCount) error {
+	if len(dups) == 0 {
+		return nil
+	}
+	slices.SortFunc(dups, func(a, b *dupCount) int {
+		if c := cmp.Compare(a.site, b.site); c != 0 {
+			return c
+		}
+		return strings.Compare(a.event, b.event)
+	})
+	const set = `duplicates = duplicates + %s, last_duplicate_at = CASE WHEN last_duplicate_at IS NULL OR last_duplicate_at < %s THEN %s ELSE last_duplicate_at END`
+	if !db.postgres {
+		for _, d := range dups {
+			if err := tx.Exec("UPDATE inbox SET "+fmt.Sprintf(set, "?", "?", "?")+" WHERE site_id = ? AND event_id = ?",
+				d.n, d.last, d.last, d.site, d.event).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sites, events, ns, lasts := make([]int64, len(dups)), make([]string, len(dups)), make([]int32, len(dups)), make([]time.Time, len(dups))
+	for i, d := range dups {
+		sites[i], events[i], ns[i], lasts[i] = d.site, d.event, int32(d.n), d.last
+	}
+	return tx.Exec(`UPDATE inbox SET `+fmt.Sprintf(set, "v.n", "v.last", "v.last")+`
+		FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[]) AS v(site_id, event_id, n, last)
+		WHERE inbox.site_id = v.site_id AND inbox.event_id = v.event_id`, sites, events, ns, lasts).Error
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // insertInbox inserts the deliveries at idx, skipping events already stored, and returns
@@ -102,26 +143,26 @@ func (db *DB) insertInbox(tx *gorm.DB, ds []Delivery, idx []int) (map[int64]map[
 	if db.postgres {
 		// One statement text for every batch size: arrays, not a growing VALUES list.
 		n := len(idx)
-		sites, events, topics, statuses := make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		sites, events, topics, statuses, notes := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		bodies, times := make([][]byte, n), make([]time.Time, n)
 		for j, i := range idx {
 			d := ds[i]
-			sites[j], events[j], topics[j], statuses[j], bodies[j], times[j] = d.SiteID, d.EventID, d.Topic, d.Status, d.Body, d.ReceivedAt.UTC()
+			sites[j], events[j], topics[j], statuses[j], notes[j], bodies[j], times[j] = d.SiteID, d.EventID, d.Topic, d.Status, d.Note, d.Body, d.ReceivedAt.UTC()
 		}
-		q = `INSERT INTO inbox (site_id, event_id, topic, body, status, next_attempt_at, received_at)
-			SELECT s, e, t, b, st, r, r FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[]) AS x(s, e, t, b, st, r)
+		q = `INSERT INTO inbox (site_id, event_id, topic, body, status, last_error, next_attempt_at, received_at)
+			SELECT s, e, t, b, st, le, r, r FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[]) AS x(s, e, t, b, st, le, r)
 			ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id`
-		args = []any{sites, events, topics, bodies, statuses, times}
+		args = []any{sites, events, topics, bodies, statuses, notes, times}
 	} else {
 		var sb strings.Builder
-		sb.WriteString("INSERT INTO inbox (site_id, event_id, topic, body, status, next_attempt_at, received_at) VALUES ")
+		sb.WriteString("INSERT INTO inbox (site_id, event_id, topic, body, status, last_error, next_attempt_at, received_at) VALUES ")
 		for j, i := range idx {
 			d := ds[i]
 			if j > 0 {
 				sb.WriteString(",")
 			}
-			sb.WriteString("(?,?,?,?,?,?,?)")
-			args = append(args, d.SiteID, d.EventID, d.Topic, d.Body, d.Status, d.ReceivedAt.UTC(), d.ReceivedAt.UTC())
+			sb.WriteString("(?,?,?,?,?,?,?,?)")
+			args = append(args, d.SiteID, d.EventID, d.Topic, d.Body, d.Status, d.Note, d.ReceivedAt.UTC(), d.ReceivedAt.UTC())
 		}
 		sb.WriteString(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id")
 		q = sb.String()
@@ -152,7 +193,7 @@ func (db *DB) InboxCount(ctx context.Context, siteID int64) (map[string]int64, e
 		Status string
 		N      int64
 	}
-	err := db.gorm.WithContext(ctx).Raw("SELECT status, COUNT(*) AS n FROM inbox WHERE site_id = ? GROUP BY status", siteID).Scan(&rows).Error
+	err := db.reader(ctx).Raw("SELECT status, COUNT(*) AS n FROM inbox WHERE site_id = ? GROUP BY status", siteID).Scan(&rows).Error
 	if err != nil {
 		return nil, dbError(err, "inbox")
 	}
@@ -165,46 +206,23 @@ func (db *DB) InboxCount(ctx context.Context, siteID int64) (map[string]int64, e
 
 // LoggedDelivery is one line of a site's delivery log.
 type LoggedDelivery struct {
-	ID         int64 // 0 for a duplicate (it has no inbox row of its own)
-	EventID    string
-	Topic      string
-	Status     string
-	Attempts   int
-	LastError  string
-	ReceivedAt time.Time
+	ID              int64
+	EventID         string
+	Topic           string
+	Status          string
+	Attempts        int
+	LastError       string
+	ReceivedAt      time.Time
+	Duplicates      int        // repeated deliveries of the same event, answered and not stored again
+	LastDuplicateAt *time.Time // the latest of them
 }
 
 // DeliveryLog lists a site's deliveries, newest first, received before `before`.
 func (db *DB) DeliveryLog(ctx context.Context, siteID int64, before time.Time, limit int) ([]LoggedDelivery, error) {
-	var out, dups []LoggedDelivery
-	g := db.gorm.WithContext(ctx)
-	err := g.Table("inbox").Select("id, event_id, topic, status, attempts, last_error, received_at").
+	var out []LoggedDelivery
+	err := db.reader(ctx).Table("inbox").Select("id, event_id, topic, status, attempts, last_error, received_at, duplicates, last_duplicate_at").
 		Where("site_id = ? AND received_at < ?", siteID, before.UTC()).Order("received_at DESC, id DESC").Limit(limit).Scan(&out).Error
-	if err != nil {
-		return nil, dbError(err, "delivery log")
-	}
-	var rows []struct {
-		EventID    string
-		ReceivedAt time.Time
-	}
-	err = g.Table("inbox_duplicates").Select("event_id, received_at").
-		Where("site_id = ? AND received_at < ?", siteID, before.UTC()).Order("received_at DESC").Limit(limit).Scan(&rows).Error
-	if err != nil {
-		return nil, dbError(err, "delivery log")
-	}
-	topics := map[string]string{}
-	for _, d := range out {
-		topics[d.EventID] = d.Topic
-	}
-	for _, r := range rows {
-		dups = append(dups, LoggedDelivery{EventID: r.EventID, Topic: topics[r.EventID], Status: StatusDuplicate, ReceivedAt: r.ReceivedAt})
-	}
-	out = append(out, dups...)
-	slices.SortStableFunc(out, func(a, b LoggedDelivery) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return out, dbError(err, "delivery log")
 }
 
 // Replay puts a failed or quarantined delivery of the site back in line for the workers.

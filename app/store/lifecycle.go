@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // Uninstall applies app.uninstalled for a site: marked uninstalled at once, tokens deleted,
@@ -26,7 +28,9 @@ func (s *SiteTx) Uninstall(eventAt time.Time, grace time.Duration) (bool, error)
 }
 
 func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Duration) (bool, error) {
-	res := tx.Model(&siteRow{}).Where("id = ? AND uninstalled_at IS NULL AND installed_at <= ?", siteID, eventAt.UTC()).
+	// An uninstall older than the latest install (a retry from before a reinstall) is stale;
+	// within the clocks' skew it is taken as the newer.
+	res := tx.Model(&siteRow{}).Where("id = ? AND uninstalled_at IS NULL AND installed_at <= ?", siteID, eventAt.Add(stride.ClockSkew).UTC()).
 		Updates(map[string]any{"uninstalled_at": now, "purge_after": now.Add(grace), "updated_at": now})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
@@ -38,7 +42,7 @@ func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Dur
 }
 
 // siteTables hold a site's records; purging deletes from each, children first.
-var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox_duplicates", "inbox"}
+var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox"}
 
 // PurgeUninstalled deletes the records of sites uninstalled longer than their grace period.
 // The site row and its audit trail stay. It returns how many sites it purged.
@@ -70,10 +74,10 @@ func (db *DB) PurgeUninstalled(ctx context.Context) (int, error) {
 // DeleteOldDeliveries trims the delivery log: settled deliveries received before cutoff go.
 // Rows still waiting for a worker stay, however old.
 func (db *DB) DeleteOldDeliveries(ctx context.Context, cutoff time.Time) (int64, error) {
-	res := db.gorm.WithContext(ctx).Exec("DELETE FROM inbox WHERE received_at < ? AND status <> ?", cutoff.UTC(), StatusAccepted)
+	res := db.write(ctx).Exec("DELETE FROM inbox WHERE received_at < ? AND status <> ?", cutoff.UTC(), StatusAccepted)
 	if res.Error != nil {
 		return 0, dbError(res.Error, "inbox")
 	}
-	dup := db.gorm.WithContext(ctx).Exec("DELETE FROM inbox_duplicates WHERE received_at < ?", cutoff.UTC())
-	return res.RowsAffected + dup.RowsAffected, dbError(dup.Error, "inbox")
+	held := db.write(ctx).Exec("DELETE FROM inbox_unrouted WHERE received_at < ?", cutoff.UTC())
+	return res.RowsAffected + held.RowsAffected, dbError(held.Error, "inbox")
 }

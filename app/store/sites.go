@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -102,7 +103,16 @@ func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, k
 // SiteBySubdomain finds an installed or uninstalled site by its current subdomain.
 func (db *DB) SiteBySubdomain(ctx context.Context, subdomain string) (*stride.Site, error) {
 	var row siteRow
-	if err := db.gorm.WithContext(ctx).Where("subdomain = ?", subdomain).Take(&row).Error; err != nil {
+	if err := db.reader(ctx).Where("subdomain = ?", subdomain).Take(&row).Error; err != nil {
+		return nil, dbError(err, "site")
+	}
+	return row.site(), nil
+}
+
+// SiteByGID finds a site by its Thinkific global id (the signed tenant_global_id).
+func (db *DB) SiteByGID(ctx context.Context, gid string) (*stride.Site, error) {
+	var row siteRow
+	if err := db.reader(ctx).Where("gid IN ?", []string{gid, strings.ToLower(gid)}).Take(&row).Error; err != nil {
 		return nil, dbError(err, "site")
 	}
 	return row.site(), nil
@@ -111,7 +121,7 @@ func (db *DB) SiteBySubdomain(ctx context.Context, subdomain string) (*stride.Si
 // Site finds a site by id.
 func (db *DB) Site(ctx context.Context, id int64) (*stride.Site, error) {
 	var row siteRow
-	if err := db.gorm.WithContext(ctx).Take(&row, id).Error; err != nil {
+	if err := db.reader(ctx).Take(&row, id).Error; err != nil {
 		return nil, dbError(err, "site")
 	}
 	return row.site(), nil

@@ -30,10 +30,9 @@ type WorkTx struct {
 	db        *DB
 	tx        *gorm.DB
 	now       time.Time
-	careful   bool
 	batch     *buffer
 	processed []int64
-	// Quickly (not careful), halves are inserted together and enrollments read together.
+	// Halves are inserted together and enrollments read together.
 	pending  []*Half                       // halves not yet inserted
 	inserted []*Half                       // halves the batch inserted together
 	states   map[[2]int64]*EnrollmentState // (site, enrollment) → state; nil: no such enrollment
@@ -42,11 +41,11 @@ type WorkTx struct {
 // ClaimInbox claims up to limit due rows and runs fn on them in one transaction. On
 // PostgreSQL the rows are locked with SKIP LOCKED, so several workers in several processes
 // take disjoint batches; a worker that dies releases its rows with its connection. On
-// SQLite the transaction holds the write lock. careful runs each event in a savepoint, so
-// that one failing event does not undo the others; without it a failure undoes the batch
-// (fn should then be called again carefully). It returns how many rows it claimed.
-func (db *DB) ClaimInbox(ctx context.Context, limit int, careful bool, fn func(w *WorkTx, rows []InboxRow) error) (int, error) {
-	n := 0
+// SQLite the transaction holds the write lock. A failure undoes the whole batch, the
+// shared writes included: the caller then applies the rows one per transaction (see
+// MarkRetry). It returns the rows it claimed, whether or not fn succeeded.
+func (db *DB) ClaimInbox(ctx context.Context, limit int, fn func(w *WorkTx, rows []InboxRow) error) ([]InboxRow, error) {
+	var claimed []InboxRow
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		now := db.now()
 		q := tx.Table("inbox").Select("id, site_id, event_id, topic, body, attempts").
@@ -59,41 +58,23 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, careful bool, fn func(w
 		if err := q.Scan(&rows).Error; err != nil {
 			return err
 		}
-		n = len(rows)
-		if n == 0 {
+		claimed = rows
+		if len(rows) == 0 {
 			return nil
 		}
-		w := &WorkTx{db: db, tx: tx, now: now, careful: careful, batch: newBuffer()}
+		w := &WorkTx{db: db, tx: tx, now: now, batch: newBuffer()}
 		if err := fn(w, rows); err != nil {
 			return err
 		}
 		return w.flush()
 	})
-	return n, dbError(err, "inbox")
+	return claimed, err
 }
 
-// Apply runs fn for one row. Carefully, it runs in a savepoint: if fn fails, what it wrote
-// is undone and the rest of the batch goes on.
+// Apply runs fn for one row, with a view of the row's site whose shared writes go out with
+// the batch.
 func (w *WorkTx) Apply(row InboxRow, fn func(s *SiteTx) error) error {
-	s := &SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db, buf: newBuffer(), w: w}
-	if !w.careful {
-		if err := fn(s); err != nil {
-			return err
-		}
-		w.batch.merge(s.buf)
-		return nil
-	}
-	if err := w.tx.SavePoint("event").Error; err != nil {
-		return err
-	}
-	if err := fn(s); err != nil {
-		if rerr := w.tx.RollbackTo("event").Error; rerr != nil {
-			return rerr
-		}
-		return err
-	}
-	w.batch.merge(s.buf)
-	return nil
+	return fn(&SiteTx{tx: w.tx, siteID: row.SiteID, db: w.db, buf: w.batch, w: w})
 }
 
 // Site is a view of one site's records that writes shared records with the batch, for work
@@ -105,7 +86,7 @@ func (w *WorkTx) Site(siteID int64) *SiteTx {
 // Prefetch reads the state of the batch's enrollments, (site, enrollment id) pairs, in one
 // query, so that applying each event does not read its enrollment again.
 func (w *WorkTx) Prefetch(keys [][2]int64) error {
-	if w.careful || len(keys) == 0 {
+	if len(keys) == 0 {
 		return nil
 	}
 	w.states = make(map[[2]int64]*EnrollmentState, len(keys))
@@ -189,16 +170,28 @@ func (w *WorkTx) FlushHalves() ([]*Half, error) {
 // Processed marks a row applied (written with the batch).
 func (w *WorkTx) Processed(row InboxRow) { w.processed = append(w.processed, row.ID) }
 
-// Retry puts a row back for another attempt at next.
-func (w *WorkTx) Retry(row InboxRow, cause error, next time.Time) error {
-	return w.tx.Table("inbox").Where("id = ?", row.ID).
-		Updates(map[string]any{"attempts": row.Attempts + 1, "next_attempt_at": next.UTC(), "last_error": truncate(cause.Error())}).Error
-}
-
-// Failed parks a row: it stays visible with its error and can be replayed.
+// Failed parks a row the batch cannot read: it stays visible with its error and can be
+// replayed.
 func (w *WorkTx) Failed(row InboxRow, cause error) error {
 	return w.tx.Table("inbox").Where("id = ?", row.ID).
-		Updates(map[string]any{"status": StatusFailed, "attempts": row.Attempts + 1, "processed_at": w.now, "last_error": truncate(cause.Error())}).Error
+		Updates(map[string]any{"status": StatusFailed, "attempts": row.Attempts + 1, "processed_at": w.now, "last_error": errorText(cause)}).Error
+}
+
+// MarkRetry records a failed attempt at a row, in its own transaction (the one that failed
+// was rolled back), and puts the row back for another attempt at next. It changes nothing
+// when the row moved on meanwhile (applied or marked by another worker).
+func (db *DB) MarkRetry(ctx context.Context, row InboxRow, cause error, next time.Time) error {
+	err := db.write(ctx).Table("inbox").Where("id = ? AND status = ? AND attempts = ?", row.ID, StatusAccepted, row.Attempts).
+		Updates(map[string]any{"attempts": row.Attempts + 1, "next_attempt_at": next.UTC(), "last_error": errorText(cause)}).Error
+	return dbError(err, "inbox")
+}
+
+// MarkFailed parks a row that failed for good, in its own transaction: it stays visible
+// with its error and can be replayed.
+func (db *DB) MarkFailed(ctx context.Context, row InboxRow, cause error) error {
+	err := db.write(ctx).Table("inbox").Where("id = ? AND status = ? AND attempts = ?", row.ID, StatusAccepted, row.Attempts).
+		Updates(map[string]any{"status": StatusFailed, "attempts": row.Attempts + 1, "processed_at": db.now(), "last_error": errorText(cause)}).Error
+	return dbError(err, "inbox")
 }
 
 // Lock takes transaction-scoped advisory locks on keys, in the order given (callers sort
@@ -221,9 +214,12 @@ func (w *WorkTx) flush() error {
 		StatusProcessed, w.now, w.processed).Error
 }
 
-func truncate(s string) string {
+// errorText is an error as the delivery log keeps it: valid UTF-8 without NUL (PostgreSQL
+// text refuses both, and a driver error may quote the bad input), at most 1,000 bytes.
+func errorText(err error) string {
+	s := strings.ToValidUTF8(strings.ReplaceAll(err.Error(), "\x00", ""), "?")
 	if len(s) > 1000 {
-		return s[:1000]
+		s = strings.ToValidUTF8(s[:1000], "")
 	}
 	return s
 }
@@ -478,6 +474,3 @@ func sortedKeys[V any](m map[rowKey]V) []rowKey {
 	})
 	return keys
 }
-
-// Careful reports whether each event runs in its own savepoint.
-func (w *WorkTx) Careful() bool { return w.careful }

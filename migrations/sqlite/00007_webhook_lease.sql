@@ -1,4 +1,4 @@
--- Why: same as postgres/00006_webhook_lease.sql: one reconcile of a site's webhooks at a
+-- Why: same as postgres/00007_webhook_lease.sql: one reconcile of a site's webhooks at a
 -- time (the background registration after an install, or the sweep), claimed with one
 -- conditional UPDATE.
 

@@ -1,4 +1,4 @@
--- Why: same as postgres/00007_token_refresh_lease.sql. On SQLite above all: a refresh must
+-- Why: same as postgres/00008_token_refresh_lease.sql. On SQLite above all: a refresh must
 -- not hold the write lock while Thinkific answers, so it claims a lease on the token row
 -- instead; and a site whose refresh token Thinkific refused is marked for reconnection.
 
