@@ -18,8 +18,9 @@ import (
 // Config is everything Stride reads from its environment.
 type Config struct {
 	Port           int
-	AppURL         *url.URL // no trailing slash
-	DatabaseURL    string   // PostgreSQL DSN with TLS settled; "" means embedded SQLite
+	AppURL         *url.URL   // no trailing slash
+	PreviousURLs   []*url.URL // earlier APP_URLs: Stride's webhooks still aimed there are its own
+	DatabaseURL    string     // PostgreSQL DSN with TLS settled; "" means embedded SQLite
 	DataDir        string
 	ClientID       string
 	ClientSecret   string
@@ -74,6 +75,17 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 		bad("APP_URL %v", err)
 	} else {
 		c.AppURL = u
+	}
+
+	for _, raw := range strings.Split(get("PREVIOUS_APP_URLS", ""), ",") {
+		if raw = strings.TrimSpace(raw); raw == "" {
+			continue
+		}
+		if u, err := parseBaseURL(raw); err != nil {
+			bad("PREVIOUS_APP_URLS (comma-separated) %v", err)
+		} else {
+			c.PreviousURLs = append(c.PreviousURLs, u)
+		}
 	}
 
 	if v := get("DATABASE_URL", ""); v != "" {
@@ -144,6 +156,15 @@ func (c *Config) RedirectURI() string { return c.AppURL.String() + "/oauth/callb
 
 // WebhookURL is the target of every webhook Stride registers.
 func (c *Config) WebhookURL() string { return c.AppURL.String() + "/webhooks/thinkific" }
+
+// PreviousWebhookURLs are the webhook targets of Stride's earlier addresses (PREVIOUS_APP_URLS).
+func (c *Config) PreviousWebhookURLs() []string {
+	var out []string
+	for _, u := range c.PreviousURLs {
+		out = append(out, u.String()+"/webhooks/thinkific")
+	}
+	return out
+}
 
 // SiteBaseURL is the base URL of one Thinkific site.
 func (c *Config) SiteBaseURL(subdomain string) string {

@@ -35,6 +35,18 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+func TestPreviousAppURLs(t *testing.T) {
+	c, err := Load(env(map[string]string{"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey,
+		"PREVIOUS_APP_URLS": " https://old.example.com/ ,,https://older.example.com"}), NeedAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.PreviousWebhookURLs(), " ")
+	if want := "https://old.example.com/webhooks/thinkific https://older.example.com/webhooks/thinkific"; got != want {
+		t.Fatalf("previous webhook URLs %q, want %q", got, want)
+	}
+}
+
 func TestLoadProblems(t *testing.T) {
 	base := map[string]string{"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey}
 	cases := []struct {
@@ -56,6 +68,8 @@ func TestLoadProblems(t *testing.T) {
 		{"remote db without tls", map[string]string{"DATABASE_URL": "postgres://u:p@db.example.com/x?sslmode=disable"}, "TLS is required"},
 		{"site url without placeholder", map[string]string{"THINKIFIC_SITE_URL": "https://thinkific.com"}, "THINKIFIC_SITE_URL must contain {subdomain}"},
 		{"api url over http", map[string]string{"THINKIFIC_API_URL": "http://api.thinkific.com"}, "THINKIFIC_API_URL must use https"},
+		{"previous app url over http", map[string]string{"PREVIOUS_APP_URLS": "https://a.example.com, http://b.example.com"}, "PREVIOUS_APP_URLS (comma-separated) must use https"},
+		{"previous app url relative", map[string]string{"PREVIOUS_APP_URLS": "old.example.com"}, "PREVIOUS_APP_URLS (comma-separated) must be an absolute"},
 		{"sweep interval", map[string]string{"WEBHOOK_SWEEP_INTERVAL": "5s"}, "WEBHOOK_SWEEP_INTERVAL must be"},
 	}
 	for _, tc := range cases {

@@ -13,12 +13,21 @@ import (
 	"github.com/strideapp/stride/app/thinkific"
 )
 
-// refreshMargin is how long before expiry a token is refreshed, so no call carries a token
-// that dies on the way.
-const refreshMargin = 5 * time.Minute
+const (
+	// refreshMargin is how long before expiry a token is refreshed, so no call carries a
+	// token that dies on the way.
+	refreshMargin = 5 * time.Minute
+	// refreshTimeout bounds one refresh — waiting for another process's, asking Thinkific
+	// (its client gives up after 20 s), saving — whatever the caller's context says.
+	refreshTimeout = 30 * time.Second
+	// refreshLease outlasts refreshTimeout, so a lease never lapses under a running refresh.
+	refreshLease = time.Minute
+	// refreshPoll is how often a refresh waiting on another process's looks for its result.
+	refreshPoll = 50 * time.Millisecond
+)
 
 // tokenKeeper hands out sites' access tokens and refreshes them: single-flight per site in
-// this process (singleflight) and across processes (the store's lock on the token row).
+// this process (singleflight) and across processes (the store's refresh lease).
 type tokenKeeper struct {
 	db     *store.DB
 	api    *thinkific.Client
@@ -40,30 +49,91 @@ func (s *siteTokens) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.k.clock.Now().Add(refreshMargin).Before(t.Expiry) {
+	if s.k.fresh(t) {
 		return t.Access, nil
 	}
 	return s.Refresh(ctx, t.Access)
 }
 
+// Refresh runs apart from the caller's context: Thinkific rotates the refresh token as it
+// answers, so once asked, the new pair must be saved even if the caller has gone (a
+// deploy's SIGTERM), or the site is locked out. The caller may stop waiting.
 func (s *siteTokens) Refresh(ctx context.Context, stale string) (string, error) {
-	v, err, _ := s.k.flight.Do(strconv.FormatInt(s.site.ID, 10), func() (any, error) {
-		t, err := s.k.db.UpdateTokens(ctx, s.site.ID, func(cur stride.Tokens) (stride.Tokens, error) {
-			if cur.Access != stale && s.k.clock.Now().Add(refreshMargin).Before(cur.Expiry) {
-				return cur, nil // another process refreshed while we waited for the lock
-			}
-			g, err := s.k.api.Refresh(ctx, s.site.Subdomain, cur.Refresh)
-			if err != nil {
-				return cur, err
-			}
-			s.k.log.Info("tokens refreshed", "site", s.site.ID, "expires", g.Tokens.Expiry)
-			return g.Tokens, nil
-		})
-		return t.Access, err
+	done := s.k.flight.DoChan(strconv.FormatInt(s.site.ID, 10), func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refreshTimeout)
+		defer cancel()
+		return s.k.refresh(rctx, s.site, stale)
 	})
+	select {
+	case r := <-done:
+		if r.Err != nil {
+			return "", r.Err
+		}
+		return r.Val.(string), nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (k *tokenKeeper) fresh(t stride.Tokens) bool {
+	return k.clock.Now().Add(refreshMargin).Before(t.Expiry)
+}
+
+// refresh replaces the site's access token stale. The store's lease makes it the only
+// refresh of the site in any process; no transaction is open while Thinkific answers.
+func (k *tokenKeeper) refresh(ctx context.Context, site *stride.Site, stale string) (string, error) {
+	var cur stride.Tokens
+	var until time.Time
+	for {
+		var claimed bool
+		var err error
+		until = k.clock.Now().Add(refreshLease)
+		cur, claimed, err = k.db.ClaimTokenRefresh(ctx, site.ID, until)
+		if err != nil {
+			return "", err
+		}
+		if cur.Access != stale && k.fresh(cur) {
+			// Someone else refreshed while we were on our way.
+			if claimed {
+				k.release(ctx, site, until)
+			}
+			return cur.Access, nil
+		}
+		if claimed {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", stride.Wrap(stride.EUNAVAILABLE, ctx.Err(), "another refresh of the site's tokens did not finish")
+		case <-time.After(refreshPoll):
+		}
+	}
+	g, err := k.api.Refresh(ctx, site.Subdomain, cur.Refresh)
 	if err != nil {
-		s.k.log.Warn("token refresh failed", "site", s.site.ID, "err", err)
+		k.release(ctx, site, until)
+		if stride.ErrorCode(err) == stride.EUNAUTHORIZED {
+			// invalid_grant: the refresh token is dead and only an admin installing again
+			// gives Stride access to the site.
+			k.log.Error("site needs reconnecting: Thinkific refused its refresh token", "site", site.ID, "subdomain", site.Subdomain)
+			if err := k.db.MarkReconnectNeeded(ctx, site.ID); err != nil {
+				k.log.Error("marking site for reconnection", "site", site.ID, "err", err)
+			}
+		} else {
+			k.log.Warn("token refresh failed", "site", site.ID, "err", err)
+		}
 		return "", err
 	}
-	return v.(string), nil
+	saved, err := k.db.SaveRefreshedTokens(ctx, site.ID, until, g.Tokens)
+	if err != nil {
+		k.log.Error("refreshed tokens not saved: the site may need reconnecting", "site", site.ID, "err", err)
+		return "", err
+	}
+	k.log.Info("tokens refreshed", "site", site.ID, "expires", saved.Expiry)
+	return saved.Access, nil
+}
+
+func (k *tokenKeeper) release(ctx context.Context, site *stride.Site, until time.Time) {
+	if err := k.db.ReleaseTokenRefresh(ctx, site.ID, until); err != nil {
+		k.log.Warn("token refresh lease not released", "site", site.ID, "err", err)
+	}
 }

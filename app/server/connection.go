@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,7 +17,8 @@ const quietAfter = 72 * time.Hour
 
 type connectionPage struct {
 	page
-	Webhooks   []stride.Webhook
+	Webhooks   []stride.Webhook // one per topic Stride needs, registered or not
+	Missing    []string         // topics without an active webhook
 	Deliveries []store.LoggedDelivery
 	*store.Connection
 	Quiet    bool
@@ -37,10 +39,11 @@ func (s *Server) handleHome(c echo.Context) error {
 func (s *Server) handleConnection(c echo.Context) error {
 	site := siteOf(c)
 	ctx := c.Request().Context()
-	hooks, err := s.db.Webhooks(ctx, site.ID)
+	recorded, err := s.db.Webhooks(ctx, site.ID)
 	if err != nil {
 		return err
 	}
+	hooks, missing := webhooksByTopic(recorded)
 	now := s.clock.Now()
 	log, err := s.db.DeliveryLog(ctx, site.ID, now.Add(time.Minute), 100)
 	if err != nil {
@@ -54,8 +57,24 @@ func (s *Server) handleConnection(c echo.Context) error {
 	if conn.LastEventAt != nil {
 		since = *conn.LastEventAt
 	}
-	return s.render(c, http.StatusOK, "connection.html", connectionPage{page: page{site, "connection"}, Webhooks: hooks,
+	return s.render(c, http.StatusOK, "connection.html", connectionPage{page: page{site, "connection"}, Webhooks: hooks, Missing: missing,
 		Deliveries: log, Connection: conn, Quiet: now.Sub(since) > quietAfter, Replayed: c.QueryParam("replayed") != ""})
+}
+
+// webhooksByTopic lists every topic Stride needs with what is recorded of it, and the
+// topics that have no active webhook.
+func webhooksByTopic(recorded []stride.Webhook) (all []stride.Webhook, missing []string) {
+	for _, topic := range stride.WebhookTopics {
+		w := stride.Webhook{Topic: topic, Status: "missing", LastError: "not registered yet"}
+		if i := slices.IndexFunc(recorded, func(r stride.Webhook) bool { return r.Topic == topic }); i >= 0 {
+			w = recorded[i]
+		}
+		if w.Status != stride.WebhookActive {
+			missing = append(missing, topic)
+		}
+		all = append(all, w)
+	}
+	return all, missing
 }
 
 // handleReplay puts a failed or quarantined delivery of the session's site back in line.

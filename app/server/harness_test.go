@@ -138,7 +138,9 @@ func (h *harness) newInstall(db *store.DB) *install.Service {
 		RedirectURI: h.cfg.RedirectURI(), UserAgent: "Stride/test", Clock: h.clock,
 		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 3 * time.Second,
 	})
-	return install.New(db, api, install.Config{WebhookURL: h.cfg.WebhookURL(), SweepInterval: h.cfg.SweepInterval}, h.clock, slog.New(slog.DiscardHandler))
+	svc := install.New(db, api, install.Config{WebhookURL: h.cfg.WebhookURL(), PreviousWebhookURLs: h.cfg.PreviousWebhookURLs(), SweepInterval: h.cfg.SweepInterval}, h.clock, slog.New(slog.DiscardHandler))
+	h.t.Cleanup(func() { svc.Drain(context.Background()) }) // before the database closes
+	return svc
 }
 
 // browser is a client with its own cookies that follows redirects, like a person's browser.
@@ -165,9 +167,12 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-// installVia runs the whole install in browser c and returns the final page.
+// installVia runs the whole install in browser c and returns the final page, once the
+// webhook registration the install started in the background is done.
 func (h *harness) installVia(c *http.Client, subdomain string) (*http.Response, string) {
-	return get(h.t, c, h.url+"/install?subdomain="+subdomain)
+	resp, page := get(h.t, c, h.url+"/install?subdomain="+subdomain)
+	h.install.Drain(context.Background())
+	return resp, page
 }
 
 // callbackURL starts an install in c and lets the double approve it, returning the

@@ -10,32 +10,35 @@ import (
 	"github.com/strideapp/stride/app/stride"
 )
 
-// handleInstall is the install URL the App Store sends an admin to: it binds a new OAuth
-// state to this browser and redirects to the site's authorize page.
+// handleInstall is the install URL the App Store sends an admin to: the pending install
+// goes into this browser's sealed cookie, and the admin to the site's authorize page.
 func (s *Server) handleInstall(c echo.Context) error {
 	subdomain := c.QueryParam("subdomain")
 	if !stride.ValidSubdomain(subdomain) {
 		return stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
 	}
-	nonce := install.NewNonce()
-	authorize, err := s.install.Begin(c.Request().Context(), subdomain, nonce)
+	authorize, pending, err := s.install.Begin(subdomain)
 	if err != nil {
 		return err
 	}
 	// Lax: the callback arrives as a top-level navigation from Thinkific.
-	if err := s.setCookie(c, installCookie, pendingInstall{Nonce: nonce, Subdomain: subdomain}, installTTL, http.SameSiteLaxMode); err != nil {
+	if err := s.setCookie(c, installCookie, installState{Pending: pending}, installTTL, http.SameSiteLaxMode); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusFound, authorize)
 }
 
+type installedPage struct {
+	Subdomain, ContinueURL string
+}
+
 // handleCallback is the OAuth redirect URI.
 func (s *Server) handleCallback(c echo.Context) error {
-	var pending pendingInstall
-	s.readCookie(c, installCookie, &pending)
+	var st installState
+	s.readCookie(c, installCookie, &st)
 	retry := ""
-	if pending.Subdomain != "" {
-		retry = "/install?subdomain=" + url.QueryEscape(pending.Subdomain)
+	if st.Subdomain != "" {
+		retry = "/install?subdomain=" + url.QueryEscape(st.Subdomain)
 		c.Set("retryURL", retry)
 	}
 	if e := c.QueryParam("error"); e != "" {
@@ -43,18 +46,33 @@ func (s *Server) handleCallback(c echo.Context) error {
 		s.log.Info("install cancelled", "error", e)
 		return s.render(c, http.StatusOK, "denied.html", struct{ RetryURL string }{retry})
 	}
-	site, err := s.install.Complete(c.Request().Context(), install.Callback{
-		Code: c.QueryParam("code"), State: c.QueryParam("state"), Subdomain: c.QueryParam("subdomain"),
-	}, pending.Nonce)
+	cb := install.Callback{Code: c.QueryParam("code"), State: c.QueryParam("state"), Subdomain: c.QueryParam("subdomain")}
+	if st.Done && st.Matches(cb.State) && s.clock.Now().Before(st.ExpiresAt) {
+		return s.render(c, http.StatusOK, "installed.html", installedPage{st.Subdomain, s.afterInstallURL(st.Subdomain)})
+	}
+	site, err := s.install.Complete(c.Request().Context(), cb, st.Pending)
+	if st.StateHash != "" && st.Matches(cb.State) {
+		// The code was offered to Thinkific: this pending install is spent either way.
+		s.clearCookie(c, installCookie)
+	}
 	if err != nil {
 		return err
 	}
-	s.clearCookie(c, installCookie)
+	done := installState{Pending: install.Pending{Subdomain: site.Subdomain, StateHash: st.StateHash, ExpiresAt: st.ExpiresAt}, Done: true}
+	if err := s.setCookie(c, installCookie, done, installTTL, http.SameSiteLaxMode); err != nil {
+		return err
+	}
 	if err := s.startSession(c, site); err != nil {
 		return err
 	}
+	return c.Redirect(http.StatusFound, s.afterInstallURL(site.Subdomain))
+}
+
+// afterInstallURL is where an admin goes once Stride is installed: the app inside the
+// Thinkific admin when its slug is known, Stride's own overview otherwise.
+func (s *Server) afterInstallURL(subdomain string) string {
 	if s.cfg.AppSlug != "" {
-		return c.Redirect(http.StatusFound, s.cfg.SiteBaseURL(site.Subdomain)+"/manage/apps/"+url.PathEscape(s.cfg.AppSlug))
+		return s.cfg.SiteBaseURL(subdomain) + "/manage/apps/" + url.PathEscape(s.cfg.AppSlug)
 	}
-	return c.Redirect(http.StatusFound, "/")
+	return "/"
 }

@@ -156,14 +156,11 @@ func TestCallbackRejections(t *testing.T) {
 				cb := h.callbackURL(c)
 				return get(t, c, replaceParam(cb, "state", ""))
 			}, "incomplete"},
-			{"reused state", func(t *testing.T) (*http.Response, string) {
+			{"state of an install this browser started again", func(t *testing.T) (*http.Response, string) {
 				c := stepper()
-				cb := h.callbackURL(c)
-				if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusFound {
-					t.Fatalf("first use answered %d", resp.StatusCode)
-				}
-				h.double.ResetRequests()
-				return get(t, c, cb)
+				earlier := h.callbackURL(c)
+				h.callbackURL(c)
+				return get(t, c, earlier)
 			}, "unknown or was already used"},
 			{"expired state", func(t *testing.T) (*http.Response, string) {
 				c := stepper()
@@ -306,5 +303,90 @@ func TestHealthz(t *testing.T) {
 	h.db.Close()
 	if resp, _ := get(t, browser(), h.url+"/healthz"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("with the database closed: %d", resp.StatusCode)
+	}
+}
+
+// /install writes nothing: the pending install lives in the browser's sealed cookie, so
+// anonymous requests to the install URL cost no storage.
+func TestInstallWritesNothingUntilCallback(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		before := h.rows()
+		for range 50 {
+			if resp, _ := get(t, stepper(), h.url+"/install?subdomain=acme"); resp.StatusCode != http.StatusFound {
+				t.Fatalf("install answered %d", resp.StatusCode)
+			}
+		}
+		if after := h.rows(); after != before {
+			t.Fatalf("50 visits to /install wrote %d rows", after-before)
+		}
+		if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("install: %d", resp.StatusCode)
+		}
+	})
+}
+
+// rows counts the rows of every table of Stride's database.
+func (h *harness) rows() int64 {
+	h.t.Helper()
+	q := "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+	if !h.db.Postgres() {
+		q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+	}
+	var tables []string
+	if err := h.db.Gorm().Raw(q).Scan(&tables).Error; err != nil {
+		h.t.Fatal(err)
+	}
+	var n int64
+	for _, table := range tables {
+		n += h.count(`SELECT COUNT(*) FROM "` + table + `"`)
+	}
+	return n
+}
+
+// The admin's browser opens the callback again after the install worked (a reload, a
+// second redirect): it is told Stride is installed, and nothing is asked of Thinkific.
+func TestRepeatedCallbackShowsSuccess(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		c := stepper()
+		cb := h.callbackURL(c)
+		if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusFound {
+			t.Fatalf("first use answered %d", resp.StatusCode)
+		}
+		tokens := len(h.requests("POST", "/oauth2/token"))
+		resp, page := get(t, c, cb)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("repeated callback answered %d:\n%s", resp.StatusCode, page)
+		}
+		mustContain(t, page, "Stride is installed on acme")
+		if n := len(h.requests("POST", "/oauth2/token")); n != tokens {
+			t.Fatal("the repeated callback asked Thinkific for a token")
+		}
+	})
+}
+
+// Nothing about an install is stored before its callback, yet a callback is still good
+// once: replayed with the browser's cookie as it was, its code is refused by Thinkific and
+// the site's tokens stay as they are.
+func TestReplayedCallbackCannotInstall(t *testing.T) {
+	h := newHarness(t, "")
+	c := stepper()
+	cb := h.callbackURL(c)
+	u, _ := url.Parse(h.url)
+	captured := c.Jar.Cookies(u)
+	if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusFound {
+		t.Fatalf("first use answered %d", resp.StatusCode)
+	}
+	before, _ := h.db.Tokens(context.Background(), mustSite(t, h).ID)
+	replay := stepper()
+	replay.Jar.SetCookies(u, captured)
+	resp, page := get(t, replay, cb)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("replay answered %d, want 400", resp.StatusCode)
+	}
+	mustContain(t, page, "already used")
+	if after, _ := h.db.Tokens(context.Background(), mustSite(t, h).ID); after != before {
+		t.Fatal("the replay replaced the site's tokens")
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/stride"
 )
 
@@ -22,11 +23,13 @@ type session struct {
 	IssuedAt int64 // unix seconds
 }
 
-// pendingInstall is what the install cookie carries: the nonce that binds the OAuth state to
-// this browser, and the site, to offer a retry if the admin cancels.
-type pendingInstall struct {
-	Nonce     string
-	Subdomain string
+// installState is what the install cookie carries: the install this browser started (its
+// state's hash, PKCE verifier, site and expiry; the site also offers a retry if the admin
+// cancels). Once the install worked, Done is set and the verifier dropped, so the same
+// callback opened again is shown as the success it was and cannot be exchanged twice.
+type installState struct {
+	install.Pending
+	Done bool
 }
 
 // setCookie writes a signed and encrypted cookie. Over https it is SameSite=None,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,25 +15,31 @@ import (
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
-// Stride's webhooks at an old address are replaced; anyone else's are left alone.
+// previousAppURL is a Stride address named in PREVIOUS_APP_URLS: its webhooks are Stride's.
+const previousAppURL = "https://stride-old.example.com"
+
+func withPreviousAppURL(_ *thinkificdouble.Config, env map[string]string) {
+	env["PREVIOUS_APP_URLS"] = previousAppURL
+}
+
+// Stride's webhooks at an old address are replaced; anyone else's are left alone, even
+// when their path is Stride's: another vendor's, or another Stride deployment's.
 func TestReconcileReplacesStaleKeepsForeign(t *testing.T) {
 	dbKinds(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, dbURL)
-		old := h.site.AddWebhook("lesson.completed", "https://stride-old.example.com/webhooks/thinkific")
+		h := newHarness(t, dbURL, withPreviousAppURL)
+		old := h.site.AddWebhook("lesson.completed", previousAppURL+"/webhooks/thinkific")
 		foreign := h.site.AddWebhook("lesson.completed", "https://hooks.zapier.example.com/catch/1")
+		otherStride := h.site.AddWebhook("enrollment.progress", "https://stride-staging.example.net/webhooks/thinkific")
 		if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("install: %d", resp.StatusCode)
 		}
 		hooks := h.site.Webhooks()
 		checkHooks(t, h, hooks)
-		var sawForeign bool
-		for _, w := range hooks {
-			if w.ID == old.ID {
-				t.Fatal("the webhook at Stride's old address is still there")
-			}
-			sawForeign = sawForeign || w.ID == foreign.ID
+		left := ids(hooks)
+		if slices.Contains(left, old.ID) {
+			t.Fatal("the webhook at Stride's old address is still there")
 		}
-		if !sawForeign {
+		if !slices.Contains(left, foreign.ID) || !slices.Contains(left, otherStride.ID) {
 			t.Fatal("someone else's webhook was deleted")
 		}
 	})
@@ -193,4 +200,129 @@ func TestReconcileReadsEveryPage(t *testing.T) {
 	if pages := len(h.requests("GET", "/api/v2/webhooks")); pages < 6 {
 		t.Fatalf("listed %d pages over two installs, want 3 each", pages)
 	}
+}
+
+// The Webhooks API schema types a webhook's id and created_by as numbers, the examples as
+// strings: either way the list is read and the install registers every webhook once.
+func TestInstallWithNumericWebhookIDs(t *testing.T) {
+	h := newHarness(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.NumericIDs = true })
+	if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("install: %d", resp.StatusCode)
+	}
+	first := h.site.Webhooks()
+	checkHooks(t, h, first)
+	recorded, _ := h.db.Webhooks(context.Background(), mustSite(t, h).ID)
+	for _, r := range recorded {
+		if !slices.Contains(ids(first), r.ExternalID) {
+			t.Errorf("recorded id %q is not one of Thinkific's", r.ExternalID)
+		}
+	}
+	h.site.DeleteWebhook(first[0].ID)
+	if _, err := h.install.Reconcile(context.Background(), mustSite(t, h)); err != nil {
+		t.Fatal(err)
+	}
+	if again := h.site.Webhooks(); len(again) != len(first) {
+		t.Fatalf("%d webhooks after a reconcile, want %d", len(again), len(first))
+	}
+}
+
+// One topic's create failing does not stop the others, and Stride's stale webhook for that
+// topic stays until its replacement exists. The Connection page says what is missing and
+// the sweep completes the set a minute later.
+func TestReconcileCreatesBeforeDeletingAndCarriesOn(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL, withPreviousAppURL)
+		first := stride.WebhookTopics[0]
+		old := h.site.AddWebhook(first, previousAppURL+"/webhooks/thinkific")
+		// Every try of the first create fails, the client's retries included.
+		h.site.Inject(thinkificdouble.Fault{Method: "POST", Path: "/api/v2/webhooks", Status: 503, Times: 5})
+		admin := browser()
+		if resp, _ := h.installVia(admin, "acme"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("install: %d", resp.StatusCode)
+		}
+		hooks := h.site.Webhooks()
+		if !slices.Contains(ids(hooks), old.ID) {
+			t.Fatal("the stale webhook was deleted before its replacement existed")
+		}
+		var aimed []string
+		for _, w := range hooks {
+			if w.TargetURL == h.url+"/webhooks/thinkific" {
+				aimed = append(aimed, w.Topic)
+			}
+		}
+		if len(aimed) != len(stride.WebhookTopics)-1 || slices.Contains(aimed, first) {
+			t.Fatalf("registered %v after %s failed", aimed, first)
+		}
+		_, page := get(t, admin, h.url+"/connection")
+		mustContain(t, page, "Missing webhooks", first)
+
+		h.clock.Advance(61 * time.Second)
+		if n, err := h.install.Sweep(context.Background()); err != nil || n != 1 {
+			t.Fatalf("a minute later the sweep reconciled %d sites: %v", n, err)
+		}
+		checkHooks(t, h, h.site.Webhooks())
+		if slices.Contains(ids(h.site.Webhooks()), old.ID) {
+			t.Fatal("the stale webhook is still there once replaced")
+		}
+		_, page = get(t, admin, h.url+"/connection")
+		if strings.Contains(page, "Missing webhooks") {
+			t.Fatal("the Connection page still reports missing webhooks")
+		}
+	})
+}
+
+// Thinkific keeps one webhook per topic. A create refused because Stride's stale webhook
+// holds the topic moves that webhook to the new address in place, so the topic is never
+// without one; a stale webhook Thinkific deactivated delivers nothing, so it is deleted
+// and created anew.
+func TestReconcileOneWebhookPerTopic(t *testing.T) {
+	h := newHarness(t, "", withPreviousAppURL, func(c *thinkificdouble.Config, _ map[string]string) { c.OneWebhookPerTopic = true })
+	moved := h.site.AddWebhook("lesson.completed", previousAppURL+"/webhooks/thinkific")
+	dead := h.site.AddWebhook("enrollment.progress", previousAppURL+"/webhooks/thinkific")
+	h.site.SetWebhookStatus(dead.ID, "inactive")
+	if resp, _ := h.installVia(browser(), "acme"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("install: %d", resp.StatusCode)
+	}
+	hooks := h.site.Webhooks()
+	checkHooks(t, h, hooks)
+	for _, w := range hooks {
+		if w.Topic == "lesson.completed" && w.ID != moved.ID {
+			t.Fatal("the active stale webhook was replaced, not moved in place")
+		}
+	}
+	if slices.Contains(ids(hooks), dead.ID) {
+		t.Fatal("the deactivated webhook is still there")
+	}
+	if n := len(h.requests("DELETE", "/api/v2/webhooks/")); n != 1 {
+		t.Fatalf("%d deletes, want 1 (the deactivated webhook)", n)
+	}
+}
+
+// The callback saves the install and answers at once; webhooks register in the background
+// under the site's lease, so a sweep meanwhile leaves the site alone and no topic ends up
+// with two webhooks, however slowly Thinkific answers.
+func TestCallbackAnswersBeforeWebhooksRegister(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.site.Inject(thinkificdouble.Fault{Method: "POST", Path: "/api/v2/webhooks", Status: 429,
+			Header: http.Header{"Ratelimit-Reset": {"2"}}, Body: `{"error":"Too many requests"}`})
+		c := stepper()
+		cb := h.callbackURL(c)
+		start := time.Now()
+		if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusFound {
+			t.Fatalf("callback answered %d", resp.StatusCode)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("the callback took %v: it waited for Thinkific's rate limit", took)
+		}
+		if n, err := h.install.Sweep(context.Background()); err != nil || n != 0 {
+			t.Fatalf("the sweep reconciled %d sites while the install registered webhooks: %v", n, err)
+		}
+		h.install.Drain(context.Background())
+		hooks := h.site.Webhooks()
+		if len(hooks) != len(stride.WebhookTopics) {
+			t.Fatalf("%d webhooks, want %d", len(hooks), len(stride.WebhookTopics))
+		}
+		checkHooks(t, h, hooks)
+	})
 }

@@ -20,15 +20,19 @@ type siteRow struct {
 	InstalledAt   time.Time
 	UninstalledAt *time.Time
 	WebhooksDueAt time.Time
-	PurgeAfter    *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// WebhooksLeaseUntil is held by whoever is reconciling the site's webhooks.
+	WebhooksLeaseUntil *time.Time
+	PurgeAfter         *time.Time
+	ReconnectNeededAt  *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 func (siteRow) TableName() string { return "sites" }
 
 func (r *siteRow) site() *stride.Site {
-	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt}
+	s := &stride.Site{ID: r.ID, GID: r.GID, Scopes: r.Scopes, InstalledAt: r.InstalledAt, UninstalledAt: r.UninstalledAt,
+		ReconnectNeeded: r.ReconnectNeededAt != nil}
 	if r.Subdomain != nil {
 		s.Subdomain = *r.Subdomain
 	}
@@ -81,8 +85,10 @@ func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, k
 			action = "install_renewed"
 		}
 		row.Subdomain, row.Scopes, row.UninstalledAt, row.PurgeAfter = &in.Subdomain, in.Scopes, nil, nil
+		row.ReconnectNeededAt = nil // new tokens
 		row.WebhooksDueAt, row.UpdatedAt = now, now
-		if err := tx.Save(&row).Error; err != nil {
+		// The webhook lease is not the install's to write: a reconcile may hold it.
+		if err := tx.Omit("webhooks_lease_until").Save(&row).Error; err != nil {
 			return err
 		}
 		if err := db.putTokens(tx, row.ID, in.Tokens); err != nil {
@@ -121,13 +127,17 @@ func (db *DB) Site(ctx context.Context, id int64) (*stride.Site, error) {
 	return row.site(), nil
 }
 
-// ClaimWebhookSweep returns installed sites whose webhooks are due for a check and pushes
-// their next check to next. The claim is one conditional update per site, so processes
-// sweeping at once never check a site twice.
-func (db *DB) ClaimWebhookSweep(ctx context.Context, next time.Time, limit int) ([]*stride.Site, error) {
+// leaseFree is the condition that nobody holds a site's webhook lease.
+const leaseFree = "(webhooks_lease_until IS NULL OR webhooks_lease_until <= ?)"
+
+// ClaimWebhookSweep returns installed sites whose webhooks are due for a check and that
+// nobody is reconciling, and leases them until `until`, which is also when they are due
+// again should the sweeper die. The claim is one conditional update per site, so processes
+// sweeping at once, or registering a new install's webhooks, never reconcile a site twice.
+func (db *DB) ClaimWebhookSweep(ctx context.Context, until time.Time, limit int) ([]*stride.Site, error) {
 	now := db.now()
 	var due []siteRow
-	err := db.gorm.WithContext(ctx).Where("uninstalled_at IS NULL AND webhooks_due_at <= ?", now).
+	err := db.gorm.WithContext(ctx).Where("uninstalled_at IS NULL AND webhooks_due_at <= ? AND "+leaseFree, now, now).
 		Order("webhooks_due_at").Limit(limit).Find(&due).Error
 	if err != nil {
 		return nil, dbError(err, "sites")
@@ -135,8 +145,8 @@ func (db *DB) ClaimWebhookSweep(ctx context.Context, next time.Time, limit int) 
 	var claimed []*stride.Site
 	for _, row := range due {
 		res := db.gorm.WithContext(ctx).Model(&siteRow{}).
-			Where("id = ? AND webhooks_due_at = ?", row.ID, row.WebhooksDueAt).
-			Update("webhooks_due_at", next.UTC())
+			Where("id = ? AND webhooks_due_at = ? AND "+leaseFree, row.ID, row.WebhooksDueAt, now).
+			Updates(map[string]any{"webhooks_due_at": until.UTC(), "webhooks_lease_until": until.UTC()})
 		if res.Error != nil {
 			return claimed, dbError(res.Error, "site")
 		}
@@ -145,6 +155,20 @@ func (db *DB) ClaimWebhookSweep(ctx context.Context, next time.Time, limit int) 
 		}
 	}
 	return claimed, nil
+}
+
+// ClaimWebhooks leases one site's webhooks until `until`, unless someone holds the lease.
+func (db *DB) ClaimWebhooks(ctx context.Context, siteID int64, until time.Time) (bool, error) {
+	res := db.gorm.WithContext(ctx).Model(&siteRow{}).Where("id = ? AND "+leaseFree, siteID, db.now()).
+		Update("webhooks_lease_until", until.UTC())
+	return res.RowsAffected == 1, dbError(res.Error, "site")
+}
+
+// ReleaseWebhooks ends the webhook lease of a site and sets when the sweep next looks at it.
+func (db *DB) ReleaseWebhooks(ctx context.Context, siteID int64, next time.Time) error {
+	err := db.gorm.WithContext(ctx).Model(&siteRow{}).Where("id = ?", siteID).
+		Updates(map[string]any{"webhooks_due_at": next.UTC(), "webhooks_lease_until": nil}).Error
+	return dbError(err, "site")
 }
 
 type auditRow struct {
@@ -178,6 +202,20 @@ func (db *DB) AuditTrail(ctx context.Context, siteID int64) ([]AuditEvent, error
 		out[i] = AuditEvent{Action: r.Action, Detail: r.Detail, At: r.CreatedAt}
 	}
 	return out, nil
+}
+
+// MarkReconnectNeeded records that Thinkific refused the site's refresh token: Stride can
+// no longer call Thinkific for the site until an admin installs it again.
+func (db *DB) MarkReconnectNeeded(ctx context.Context, siteID int64) error {
+	now := db.now()
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&siteRow{}).Where("id = ? AND reconnect_needed_at IS NULL", siteID).Update("reconnect_needed_at", now)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return audit(tx, siteID, "reconnect_needed", "Thinkific refused the refresh token", now)
+	})
+	return dbError(err, "site")
 }
 
 // SetWebhooksDue sets when the sweep next reconciles a site's webhooks.

@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,79 +131,59 @@ func TestSaveInstall(t *testing.T) {
 	})
 }
 
-func TestPendingInstall(t *testing.T) {
-	ctx := context.Background()
-	eachDB(t, func(t *testing.T, db *store.DB) {
-		p := store.PendingInstall{StateHash: "h1", Subdomain: "acme", BrowserHash: "b", Verifier: "v", ExpiresAt: time.Now().Add(time.Minute)}
-		if err := db.CreatePendingInstall(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		got, err := db.ConsumePendingInstall(ctx, "h1")
-		if err != nil || got.Verifier != "v" || got.Subdomain != "acme" || got.BrowserHash != "b" {
-			t.Fatalf("%+v %v", got, err)
-		}
-		if _, err := db.ConsumePendingInstall(ctx, "h1"); stride.ErrorCode(err) != stride.EINVALID {
-			t.Fatalf("reuse: %v", err)
-		}
-		if _, err := db.ConsumePendingInstall(ctx, "nope"); stride.ErrorCode(err) != stride.EINVALID {
-			t.Fatalf("unknown: %v", err)
-		}
-		p.StateHash, p.ExpiresAt = "h2", time.Now().Add(-time.Second)
-		db.CreatePendingInstall(ctx, p)
-		if _, err := db.ConsumePendingInstall(ctx, "h2"); stride.ErrorCode(err) != stride.EINVALID || !strings.Contains(err.Error(), "expired") {
-			t.Fatalf("expired: %v", err)
-		}
-	})
-}
-
-// Two holders of one site's tokens refreshing at once: the lock makes the second see the
-// first's result, so Thinkific is asked once and one pair is kept.
-func TestUpdateTokensIsSingleFlight(t *testing.T) {
+// Holders of one site's tokens claiming its refresh at once: one gets the lease, and only
+// the lease holder's pair is saved; a lease that lapsed or was ended by an install saves
+// nothing, and a successful save clears "reconnect needed".
+func TestTokenRefreshLease(t *testing.T) {
 	ctx := context.Background()
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		s := install(t, db, "acme", "gid-a", "old")
-		var mu sync.Mutex
-		refreshes := 0
+		until := time.Now().Add(time.Minute)
 		var wg sync.WaitGroup
-		results := make([]stride.Tokens, 8)
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tok, err := db.UpdateTokens(ctx, s.ID, func(cur stride.Tokens) (stride.Tokens, error) {
-					if cur.Access != "old" {
-						return cur, nil // someone refreshed while we waited
-					}
-					mu.Lock()
-					refreshes++
-					mu.Unlock()
-					time.Sleep(50 * time.Millisecond)
-					return stride.Tokens{Access: "new", Refresh: "new-refresh", Expiry: time.Now().Add(time.Hour)}, nil
-				})
-				if err != nil {
-					t.Error(err)
+		var claims atomic.Int32
+		for range 8 {
+			wg.Go(func() {
+				cur, ok, err := db.ClaimTokenRefresh(ctx, s.ID, until)
+				if err != nil || cur.Access != "old" {
+					t.Errorf("claim: %+v %v", cur, err)
 				}
-				results[i] = tok
-			}()
+				if ok {
+					claims.Add(1)
+				}
+			})
 		}
 		wg.Wait()
-		if refreshes != 1 {
-			t.Fatalf("%d refreshes", refreshes)
+		if n := claims.Load(); n != 1 {
+			t.Fatalf("%d claims, want 1", n)
 		}
-		for _, r := range results {
-			if r.Access != "new" {
-				t.Fatalf("a caller kept %q", r.Access)
-			}
+		if err := db.MarkReconnectNeeded(ctx, s.ID); err != nil {
+			t.Fatal(err)
 		}
-		// A failed refresh keeps the old pair.
-		_, err := db.UpdateTokens(ctx, s.ID, func(stride.Tokens) (stride.Tokens, error) {
-			return stride.Tokens{Access: "lost"}, errors.New("thinkific said no")
-		})
-		if err == nil {
-			t.Fatal("no error")
+		if _, err := db.SaveRefreshedTokens(ctx, s.ID, until.Add(time.Second), stride.Tokens{Access: "not-the-holder", Refresh: "x", Expiry: until}); err != nil {
+			t.Fatal(err)
 		}
-		if tok, _ := db.Tokens(ctx, s.ID); tok.Access != "new" {
-			t.Fatalf("kept %q", tok.Access)
+		if tok, _ := db.Tokens(ctx, s.ID); tok.Access != "old" {
+			t.Fatalf("a pair without the lease was saved: %q", tok.Access)
+		}
+		got, err := db.SaveRefreshedTokens(ctx, s.ID, until, stride.Tokens{Access: "new", Refresh: "new-refresh", Expiry: until})
+		if err != nil || got.Access != "new" {
+			t.Fatalf("%+v %v", got, err)
+		}
+		if tok, _ := db.Tokens(ctx, s.ID); tok.Access != "new" || tok.Refresh != "new-refresh" {
+			t.Fatalf("stored %q", tok.Access)
+		}
+		if site, _ := db.Site(ctx, s.ID); site.ReconnectNeeded {
+			t.Fatal("a saved refresh left the site marked reconnect needed")
+		}
+		// The save ended the lease: the next refresh can claim it.
+		if _, ok, _ := db.ClaimTokenRefresh(ctx, s.ID, until); !ok {
+			t.Fatal("the lease was not ended by the save")
+		}
+		// An install meanwhile replaces the tokens and ends the lease: the refresh's pair is
+		// older than the install's and is dropped.
+		install(t, db, "acme", "gid-a", "installed")
+		if got, _ := db.SaveRefreshedTokens(ctx, s.ID, until, stride.Tokens{Access: "late", Refresh: "late", Expiry: until}); got.Access != "installed" {
+			t.Fatalf("kept %q", got.Access)
 		}
 	})
 }
@@ -313,4 +293,32 @@ func TestSQLitePathWithURICharacters(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "stride.db")); err != nil {
 		t.Fatalf("the database is not where DATA_DIR says: %v", err)
 	}
+}
+
+// A site's webhook lease is held by one reconcile at a time: the sweep skips a leased site,
+// a second claim fails, and a lease that lapsed (its holder died) can be taken again.
+func TestWebhookLease(t *testing.T) {
+	ctx := context.Background()
+	eachDB(t, func(t *testing.T, db *store.DB) {
+		s := install(t, db, "a", "gid-a", "x")
+		if ok, err := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); !ok || err != nil {
+			t.Fatalf("first claim: %v %v", ok, err)
+		}
+		if ok, _ := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); ok {
+			t.Fatal("a second claim took a held lease")
+		}
+		if got, _ := db.ClaimWebhookSweep(ctx, time.Now().Add(time.Hour), 10); len(got) != 0 {
+			t.Fatal("the sweep claimed a leased site")
+		}
+		if err := db.ReleaseWebhooks(ctx, s.ID, time.Now().Add(-time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.ClaimWebhookSweep(ctx, time.Now().Add(-time.Millisecond), 10); len(got) != 1 {
+			t.Fatal("the sweep did not claim the released site")
+		}
+		// The sweep's lease above has already lapsed.
+		if ok, _ := db.ClaimWebhooks(ctx, s.ID, time.Now().Add(time.Hour)); !ok {
+			t.Fatal("a lapsed lease could not be claimed")
+		}
+	})
 }

@@ -17,6 +17,8 @@ type tokenRow struct {
 	RefreshToken []byte
 	ExpiresAt    time.Time
 	UpdatedAt    time.Time
+	// RefreshLeaseUntil is held by the refresh under way, in whichever process.
+	RefreshLeaseUntil *time.Time
 }
 
 func (tokenRow) TableName() string { return "site_tokens" }
@@ -55,39 +57,57 @@ func (db *DB) Tokens(ctx context.Context, siteID int64) (stride.Tokens, error) {
 	return db.openTokens(&row)
 }
 
-// UpdateTokens lets fn replace a site's tokens while holding the site's token row locked,
-// so that across every process only one refresh runs per site at a time and the rotated
-// refresh token is saved in the same transaction that read the old one. fn sees the tokens
-// as they are now (perhaps already refreshed by someone else) and returns the ones to keep.
-func (db *DB) UpdateTokens(ctx context.Context, siteID int64, fn func(current stride.Tokens) (stride.Tokens, error)) (stride.Tokens, error) {
-	var kept stride.Tokens
+// refreshFree is the condition that no refresh holds a token row's lease.
+const refreshFree = "(refresh_lease_until IS NULL OR refresh_lease_until <= ?)"
+
+// ClaimTokenRefresh leases the refresh of a site's tokens until `until`, unless another
+// refresh holds the lease, and returns the tokens as they are now. The claim is one
+// conditional update, committed at once: nothing stays locked while Thinkific is asked
+// for the new pair. Only the holder may save the pair (SaveRefreshedTokens), so across every
+// process one refresh per site runs at a time.
+func (db *DB) ClaimTokenRefresh(ctx context.Context, siteID int64, until time.Time) (stride.Tokens, bool, error) {
+	res := db.gorm.WithContext(ctx).Model(&tokenRow{}).Where("site_id = ? AND "+refreshFree, siteID, db.now()).
+		Update("refresh_lease_until", leaseTime(until))
+	if res.Error != nil {
+		return stride.Tokens{}, false, dbError(res.Error, "tokens")
+	}
+	t, err := db.Tokens(ctx, siteID)
+	return t, res.RowsAffected == 1, err
+}
+
+// SaveRefreshedTokens saves the pair a refresh got and ends its lease, provided the lease
+// (claimed until `until`) is still the row's; if it is not (an install replaced the tokens
+// meanwhile, which are newer), nothing is written. It returns the tokens now stored.
+func (db *DB) SaveRefreshedTokens(ctx context.Context, siteID int64, until time.Time, t stride.Tokens) (stride.Tokens, error) {
+	keyID, access := db.keys.Seal([]byte(t.Access), tokenAAD(siteID, "access"))
+	_, refresh := db.keys.Seal([]byte(t.Refresh), tokenAAD(siteID, "refresh"))
+	var saved bool
 	err := db.tx(ctx, func(tx *gorm.DB) error {
-		// A no-op write takes the lock on both databases: a row lock on PostgreSQL, the
-		// write lock on SQLite (whose transactions already begin IMMEDIATE).
-		res := tx.Exec("UPDATE site_tokens SET updated_at = updated_at WHERE site_id = ?", siteID)
-		if res.Error != nil {
+		res := tx.Model(&tokenRow{}).Where("site_id = ? AND refresh_lease_until = ?", siteID, leaseTime(until)).
+			Updates(map[string]any{"key_id": keyID, "access_token": access, "refresh_token": refresh,
+				"expires_at": t.Expiry.UTC(), "updated_at": db.now(), "refresh_lease_until": nil})
+		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
-		if res.RowsAffected == 0 {
-			return stride.Errorf(stride.ENOTFOUND, "tokens not found")
-		}
-		var row tokenRow
-		if err := tx.Take(&row, "site_id = ?", siteID).Error; err != nil {
-			return err
-		}
-		current, err := db.openTokens(&row)
-		if err != nil {
-			return err
-		}
-		next, err := fn(current)
-		if err != nil {
-			return err
-		}
-		kept = next
-		if next == current {
-			return nil
-		}
-		return db.putTokens(tx, siteID, next)
+		saved = true
+		return tx.Model(&siteRow{}).Where("id = ?", siteID).Update("reconnect_needed_at", nil).Error
 	})
-	return kept, dbError(err, "tokens")
+	if err != nil {
+		return stride.Tokens{}, dbError(err, "tokens")
+	}
+	if saved {
+		return t, nil
+	}
+	return db.Tokens(ctx, siteID)
 }
+
+// ReleaseTokenRefresh ends a refresh lease claimed until `until` without saving anything.
+func (db *DB) ReleaseTokenRefresh(ctx context.Context, siteID int64, until time.Time) error {
+	err := db.gorm.WithContext(ctx).Model(&tokenRow{}).Where("site_id = ? AND refresh_lease_until = ?", siteID, leaseTime(until)).
+		Update("refresh_lease_until", nil).Error
+	return dbError(err, "tokens")
+}
+
+// leaseTime is a lease's end as both databases store it exactly (microseconds, UTC), so
+// the holder can name its lease by it.
+func leaseTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

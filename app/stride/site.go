@@ -14,6 +14,9 @@ type Site struct {
 	Scopes        string // granted scopes, as Thinkific reported them
 	InstalledAt   time.Time
 	UninstalledAt *time.Time
+	// ReconnectNeeded is set when Thinkific refused the site's refresh token: Stride can no
+	// longer call Thinkific for it until an admin installs again.
+	ReconnectNeeded bool
 }
 
 // Installed reports whether the site currently has Stride installed.

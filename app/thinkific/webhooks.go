@@ -3,6 +3,7 @@ package thinkific
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,10 +34,29 @@ func (s StaticToken) Refresh(context.Context, string) (string, error) {
 
 // Webhook is one webhook on a site, as the Webhooks API shows it.
 type Webhook struct {
-	ID        string `json:"id"`
-	Status    string `json:"status"`
-	Topic     string `json:"topic"`
-	TargetURL string `json:"target_url"`
+	ID        string
+	Status    string
+	Topic     string
+	TargetURL string
+	CreatedBy string
+}
+
+// UnmarshalJSON reads a webhook whose id and created_by are strings in Thinkific's examples
+// but numbers in its schema (PLATFORM §3): both are kept as text, digits unchanged.
+func (w *Webhook) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		ID        json.RawMessage `json:"id"`
+		Status    string          `json:"status"`
+		Topic     string          `json:"topic"`
+		TargetURL string          `json:"target_url"`
+		CreatedBy json.RawMessage `json:"created_by"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*w = Webhook{ID: stringOrNumber(raw.ID), Status: raw.Status, Topic: raw.Topic, TargetURL: raw.TargetURL,
+		CreatedBy: stringOrNumber(raw.CreatedBy)}
+	return nil
 }
 
 // APIError is an answer of the API other than success, after retries.
@@ -100,6 +120,25 @@ func (c *Client) CreateWebhook(ctx context.Context, auth TokenSource, topic, tar
 	var w Webhook
 	err := c.call(ctx, auth, http.MethodPost, "/api/v2/webhooks", map[string]string{"topic": topic, "target_url": target}, &w)
 	return w, err
+}
+
+// UpdateWebhook points an existing webhook at target, keeping its id and topic.
+func (c *Client) UpdateWebhook(ctx context.Context, auth TokenSource, id, target string) (Webhook, error) {
+	var w Webhook
+	err := c.call(ctx, auth, http.MethodPut, "/api/v2/webhooks/"+url.PathEscape(id), map[string]string{"target_url": target}, &w)
+	return w, err
+}
+
+// TopicTaken reports whether Thinkific refused a new webhook because the site already has
+// one for its topic (it keeps one per topic, PLATFORM §3). Stride asks only for topics
+// Thinkific lists, so a 422 that names the topic means it is taken.
+func TopicTaken(err error) bool {
+	var e *APIError
+	if !errors.As(err, &e) || e.Status != http.StatusUnprocessableEntity {
+		return false
+	}
+	_, ok := e.Errors["topic"]
+	return ok
 }
 
 // DeleteWebhook removes a webhook; one already gone counts as removed.

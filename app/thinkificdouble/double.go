@@ -35,6 +35,9 @@ type Config struct {
 	// {"errors":{"topic":"has already been taken"}}. PLATFORM says Thinkific keeps one per
 	// topic but not how it refuses a second (guess), so it is off by default.
 	OneWebhookPerTopic bool
+	// NumericIDs sends a webhook's id and created_by/updated_by as JSON numbers, which the
+	// Webhooks API schema allows beside the examples' strings (PLATFORM §3).
+	NumericIDs bool
 	// Client sends webhook deliveries; default one with Thinkific's 5 s timeout.
 	Client *http.Client
 }

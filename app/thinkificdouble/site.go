@@ -35,6 +35,7 @@ type Site struct {
 	access         string // latest admin pair
 	refresh        string
 	tokenGrants    int
+	tokenDelay     time.Duration
 	faults         []Fault
 	windowStart    time.Time
 	windowRequests int
@@ -205,6 +206,13 @@ func (s *Site) RevokeAccessTokens() {
 			delete(s.d.access, tok)
 		}
 	}
+}
+
+// SetTokenDelay makes the site's token endpoint wait d before it answers (and grants).
+func (s *Site) SetTokenDelay(d time.Duration) {
+	s.d.mu.Lock()
+	defer s.d.mu.Unlock()
+	s.tokenDelay = d
 }
 
 // TokenRequests counts successful token grants of both grant types, students' included.

@@ -51,6 +51,15 @@ func (d *Double) token(w http.ResponseWriter, r *http.Request) {
 	sub := r.PathValue("sub")
 	noteSite(w, sub)
 	d.mu.Lock()
+	var delay time.Duration
+	if s := d.sites[sub]; s != nil {
+		delay = s.tokenDelay
+	}
+	d.mu.Unlock()
+	// A slow answer is slow for the client only: the grant happens all the same, as a
+	// server does whose client gave up waiting.
+	time.Sleep(delay)
+	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.sites[sub]
 	if s == nil {

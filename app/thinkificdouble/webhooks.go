@@ -140,9 +140,9 @@ func (d *Double) listWebhooks(w http.ResponseWriter, r *http.Request, tok *acces
 		}
 	}
 	end := min(start+limit, len(s.hooks))
-	items := make([]Webhook, 0, end-start)
+	items := make([]any, 0, end-start)
 	for _, h := range s.hooks[start:end] {
-		items = append(items, h.Webhook)
+		items = append(items, d.wire(h.Webhook))
 	}
 	p := page{HasNext: end < len(s.hooks), PageItems: len(items), TotalItems: len(s.hooks)}
 	if p.HasNext {
@@ -150,6 +150,18 @@ func (d *Double) listWebhooks(w http.ResponseWriter, r *http.Request, tok *acces
 		p.NextPage = &cursor
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "meta": map[string]any{"page": p}})
+}
+
+// wire is a webhook as the API sends it: with NumericIDs, its ids are JSON numbers.
+func (d *Double) wire(h Webhook) any {
+	if !d.cfg.NumericIDs {
+		return h
+	}
+	return map[string]any{
+		"id": json.Number(h.ID), "status": h.Status, "topic": h.Topic, "target_url": h.TargetURL,
+		"created_at": h.CreatedAt, "created_by": json.Number(h.CreatedBy),
+		"updated_at": h.UpdatedAt, "updated_by": json.Number(h.UpdatedBy),
+	}
 }
 
 type webhookInput struct {
@@ -201,7 +213,7 @@ func (d *Double) createWebhook(w http.ResponseWriter, r *http.Request, tok *acce
 		return
 	}
 	h := d.addHook(tok.site, *in.Topic, *in.TargetURL, true)
-	writeJSON(w, http.StatusCreated, h.Webhook)
+	writeJSON(w, http.StatusCreated, d.wire(h.Webhook))
 }
 
 func (d *Double) showWebhook(w http.ResponseWriter, r *http.Request, tok *accessToken) {
@@ -210,7 +222,7 @@ func (d *Double) showWebhook(w http.ResponseWriter, r *http.Request, tok *access
 		writeJSON(w, http.StatusNotFound, errorBody("Record not found."))
 		return
 	}
-	writeJSON(w, http.StatusOK, h.Webhook)
+	writeJSON(w, http.StatusOK, d.wire(h.Webhook))
 }
 
 // updateWebhook changes topic and/or target_url; status is Thinkific's to set, so a status
@@ -233,7 +245,7 @@ func (d *Double) updateWebhook(w http.ResponseWriter, r *http.Request, tok *acce
 	}
 	h.UpdatedAt = formatTime(d.cfg.Now())
 	h.UpdatedBy = tok.site.ownerID
-	writeJSON(w, http.StatusOK, h.Webhook)
+	writeJSON(w, http.StatusOK, d.wire(h.Webhook))
 }
 
 func (d *Double) deleteWebhook(w http.ResponseWriter, r *http.Request, tok *accessToken) {

@@ -121,6 +121,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) ([]*demoSite,
 		if err := installDemo(ctx, appURL, name); err != nil {
 			return nil, fmt.Errorf("demo: installing on %s: %w", name, err)
 		}
+		a.install.Drain(ctx) // webhooks register in the background: wait for them before playing
 		fmt.Fprintf(stdout, "installed on %s through OAuth; %d webhooks registered\n", name, len(s.site.Webhooks()))
 		sites = append(sites, s)
 	}

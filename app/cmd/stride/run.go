@@ -92,7 +92,7 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/1 (Thinkific app; +" + cfg.AppURL.String() + ")",
 		Logger: log, Clock: clock,
 	})
-	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), SweepInterval: cfg.SweepInterval}, clock, log)
+	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, clock, log)
 	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention}, clock, log, nil)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow}, clock, log, worker.Wake)
 	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver}, nil
@@ -164,6 +164,7 @@ func (a *app) serve(ctx context.Context, l net.Listener, ready func()) error {
 	defer cancel()
 	a.log.Info("stride stopping")
 	shutErr := srv.Shutdown(shutCtx)
+	a.install.Drain(shutCtx) // webhook registrations that installs started
 	stopWork()
 	waitWork()
 	return errors.Join(err, shutErr)
