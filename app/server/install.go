@@ -58,6 +58,7 @@ func (s *Server) handleCallback(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.receiver.Forget(site) // this process routes the site's deliveries by its new install at once
 	done := installState{Pending: install.Pending{Subdomain: site.Subdomain, StateHash: st.StateHash, ExpiresAt: st.ExpiresAt}, Done: true}
 	if err := s.setCookie(c, installCookie, done, installTTL, http.SameSiteLaxMode); err != nil {
 		return err

@@ -80,10 +80,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		// SQLite takes one writer at a time. Stride's writes share one connection, so they
 		// queue in the pool (bounded by each caller's context) instead of meeting
-		// SQLITE_BUSY; WAL lets the read-only pool read beside them.
+		// SQLITE_BUSY; WAL lets the read-only pool read beside them. (No _txlock: this
+		// driver ignores it beside _time_format, and with one writer it is not needed.)
 		file := "file:" + uriPath(filepath.Join(o.DataDir, "stride.db"))
 		common := "&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_time_format=sqlite"
-		if db.gorm, db.sql, err = openPool(sqlite.Open(file+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"+common), gcfg); err != nil {
+		if db.gorm, db.sql, err = openPool(sqlite.Open(file+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+common), gcfg); err != nil {
 			return nil, err
 		}
 		db.sql.SetMaxOpenConns(1)
