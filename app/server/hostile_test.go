@@ -18,18 +18,22 @@ import (
 // refuseLearner installs a trigger that makes the database refuse writing learner id, with
 // the PostgreSQL error code given (SQLite refuses with a constraint error whatever the code).
 func refuseLearner(t *testing.T, h *harness, id int64, pgCode string) (drop func()) {
+	return refuse(t, h, "learners", id, pgCode)
+}
+
+func refuse(t *testing.T, h *harness, table string, id int64, pgCode string) (drop func()) {
 	t.Helper()
 	g := h.db.Gorm()
-	name := fmt.Sprintf("refuse_%d", id)
+	name := fmt.Sprintf("refuse_%s_%d", table, id)
 	var stmts []string
 	if h.db.Postgres() {
 		stmts = []string{
 			fmt.Sprintf(`CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-				IF NEW.id = %d THEN RAISE EXCEPTION 'learner %d refused' USING ERRCODE = '%s'; END IF; RETURN NEW; END $$`, name, id, id, pgCode),
-			fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON learners FOR EACH ROW EXECUTE FUNCTION %s()`, name, name),
+				IF NEW.id = %d THEN RAISE EXCEPTION '%s %d refused' USING ERRCODE = '%s'; END IF; RETURN NEW; END $$`, name, id, table[:len(table)-1], id, pgCode),
+			fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()`, name, table, name),
 		}
 	} else {
-		stmts = []string{fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON learners WHEN NEW.id = %d BEGIN SELECT RAISE(ABORT, 'learner %d refused'); END`, name, id, id)}
+		stmts = []string{fmt.Sprintf(`CREATE TRIGGER %s BEFORE INSERT ON %s WHEN NEW.id = %d BEGIN SELECT RAISE(ABORT, '%s %d refused'); END`, name, table, id, table[:len(table)-1], id)}
 	}
 	for _, s := range stmts {
 		if err := g.Exec(s).Error; err != nil {
@@ -37,7 +41,7 @@ func refuseLearner(t *testing.T, h *harness, id int64, pgCode string) (drop func
 		}
 	}
 	return func() {
-		if err := g.Exec("DROP TRIGGER " + name + map[bool]string{true: " ON learners", false: ""}[h.db.Postgres()]).Error; err != nil {
+		if err := g.Exec("DROP TRIGGER " + name + map[bool]string{true: " ON " + table, false: ""}[h.db.Postgres()]).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,13 +143,14 @@ func TestPoisonEventParkedAlone(t *testing.T) {
 	})
 }
 
-// A database that fails for a moment (here a serialization failure) is not the event's
-// fault: nothing is counted against it, and it applies once the database is back.
+// A database that fails for a moment (here a serialization failure while writing the
+// enrollment) is not the event's fault: nothing is counted against it, and it applies once
+// the database is back.
 func TestTransientFailureCountsNothing(t *testing.T) {
 	h := newHarness(t, testdb.Postgres(t))
 	school := h.school()
-	drop := refuseLearner(t, h, 668, "40001")
-	h.deliver("school", lessonEventFor("busy", publishedGID, h.clock.Now(), 668, 70, 700), clientSecret)
+	drop := refuse(t, h, "enrollments", 66870, "40001")
+	h.deliver("school", progressEvent("busy", publishedGID, h.clock.Now(), 668, 70, "10.0"), clientSecret)
 	for range 3 {
 		if _, err := h.worker.Drain(context.Background()); err == nil {
 			t.Fatal("drain succeeded against a failing database")
