@@ -31,7 +31,7 @@ type Config struct {
 	AppSlug        string
 	SweepInterval  time.Duration
 	PairingWindow  time.Duration // ± window in which a lesson and a progress event are one step
-	WaitForLesson  bool          // answer 409 to enrollment.progress until its lesson.completed is in (seed 003)
+	WaitForLesson  bool          // answer 409 to enrollment.progress until its lesson.completed is in
 	UninstallGrace time.Duration // how long an uninstalled site's data is kept
 	Retention      time.Duration // how long the delivery log is kept
 	LogLevel       slog.Level

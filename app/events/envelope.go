@@ -1,5 +1,5 @@
 // Package events reads Thinkific's webhook bodies: the envelope every event shares and the
-// payloads Stride uses (PLATFORM.md §6). It is strict about what it needs and lenient about
+// payloads Stride uses. It is strict about what it needs and lenient about
 // how Thinkific spells it: ids as numbers or strings, percentages as strings or numbers.
 package events
 
@@ -106,7 +106,7 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("unreadable time %q", s)
 }
 
-// topics are Thinkific's webhook topics (PLATFORM §4); the payments ones take any action.
+// topics are Thinkific's webhook topics; the payments ones take any action.
 var topics = map[string]bool{
 	"enrollment.created": true, "enrollment.progress": true, "enrollment.completed": true, "enrollment.trial": true,
 	"lesson.completed": true, "quiz.attempted": true,

@@ -1,5 +1,5 @@
 // Package ingest receives Thinkific's webhook deliveries: verify, route to the site, store in
-// the inbox exactly once, answer. Nothing else happens on this path (DESIGN decision 1).
+// the inbox exactly once, answer. Nothing else happens on this path.
 package ingest
 
 import (
@@ -25,7 +25,7 @@ type Config struct {
 	Committers int           // commits in flight at once (default 2)
 	SiteTTL    time.Duration // how long a site lookup is cached (default 5 s)
 	// WaitForLesson answers 409 to an enrollment.progress whose lesson.completed is not in
-	// yet, so that Thinkific's retries do the waiting (seed 003). Off by default: it makes
+	// yet, so that Thinkific's retries do the waiting. Off by default: it makes
 	// Stride's webhooks look failing to Thinkific. Window is the pairing window it looks in.
 	WaitForLesson bool
 	Window        time.Duration

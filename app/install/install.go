@@ -144,7 +144,7 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 		return nil, err
 	}
 	// Anyone may run the OAuth flow, but only an admin's token may manage webhooks: try it
-	// before it can replace the admin token Stride holds (PLATFORM §1).
+	// before it can replace the admin token Stride holds.
 	hooks, err := s.api.ListWebhooks(ctx, thinkific.StaticToken(grant.Tokens.Access))
 	if c := stride.ErrorCode(err); c == stride.EFORBIDDEN || c == stride.EUNAUTHORIZED {
 		return nil, stride.Wrap(stride.EFORBIDDEN, err, "Only a site owner or admin can install Stride.")

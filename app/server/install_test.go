@@ -254,7 +254,7 @@ func TestAccessDenied(t *testing.T) {
 }
 
 // A learner who runs the OAuth flow gets a role-limited token: it must not replace the
-// admin's token (PLATFORM §1).
+// admin's token.
 func TestStudentCannotReplaceAdminToken(t *testing.T) {
 	h := newHarness(t, "")
 	h.installVia(browser(), "acme")

@@ -168,7 +168,7 @@ func TestIngestDoesNotNeedWorkers(t *testing.T) {
 	}
 }
 
-// Seed 003's way, opt-in: a progress event is answered 409 until its lesson is in.
+// Waiting for the lesson, opt-in: a progress event is answered 409 until its lesson is in.
 func TestWaitForLessonMode(t *testing.T) {
 	h := newHarness(t, "", func(_ *thinkificdouble.Config, env map[string]string) { env["PAIRING_WAIT_FOR_LESSON"] = "true" })
 	site := h.school()

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// delivery is one POST as Thinkific makes it (PLATFORM §5).
+// delivery is one POST as Thinkific makes it.
 type delivery struct {
 	Topic, Subdomain, Signature, EventID string
 	Body                                 []byte

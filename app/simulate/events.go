@@ -16,7 +16,7 @@ type event struct {
 	Body  []byte
 }
 
-// envelope is Thinkific's (PLATFORM §6); tenant fields are left out when not given, as
+// envelope is Thinkific's; tenant fields are left out when not given, as
 // older events leave out tenant_global_id.
 type envelope struct {
 	ID             string `json:"id"`

@@ -59,7 +59,7 @@ func runOne(ctx context.Context, c *config, f *fixture, s *sender) error {
 
 // runJourney plays one learner through a course: enrolled, then each lesson's
 // lesson.completed and enrollment.progress fired together in either order with created_at
-// a few ms apart (they share no key, PLATFORM §5), then enrollment.completed.
+// a few ms apart (they share no key), then enrollment.completed.
 func runJourney(ctx context.Context, c *config, f *fixture, s *sender) error {
 	// Stride applies events by created_at to the millisecond, so each step starts clear
 	// of the last one's jitter even when Stride answers in under a millisecond.

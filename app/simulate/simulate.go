@@ -1,6 +1,6 @@
 // Package simulate plays Thinkific against a partner's own running Stride, local or
 // deployed, without a Thinkific account: signed webhook deliveries shaped like the
-// published examples (PLATFORM.md §4–6), and a check of each answer against what Stride
+// published examples, and a check of each answer against what Stride
 // must say.
 package simulate
 

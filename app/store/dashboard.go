@@ -6,7 +6,7 @@ import (
 )
 
 // SiteView reads one site's dashboard data. Every query it runs is scoped to its site, in
-// this one place, so no page can show another site's data (DESIGN decision 3).
+// this one place, so no page can show another site's data.
 type SiteView struct {
 	db     *DB
 	siteID int64

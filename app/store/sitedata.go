@@ -8,7 +8,7 @@ import (
 )
 
 // SiteTx is the worker's view of one site's records inside a transaction. Every statement
-// it runs is scoped to its site: no caller can forget (DESIGN decision 3).
+// it runs is scoped to its site: no caller can forget.
 type SiteTx struct {
 	db     *DB
 	tx     *gorm.DB

@@ -1,5 +1,5 @@
 // Package thinkific talks to Thinkific: the OAuth endpoints of each site and the Webhooks
-// API, as ../../shared/thinkific/PLATFORM.md describes them. Every URL comes from config,
+// API. Every URL comes from config,
 // so tests and the demo point it at the Thinkific double.
 package thinkific
 

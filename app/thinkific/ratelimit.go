@@ -11,8 +11,8 @@ import (
 	"github.com/strideapp/stride/app/stride"
 )
 
-// resetWait reads Thinkific's RateLimit-Reset header. Its unit is not documented (PLATFORM
-// §7), so every plausible form is accepted: epoch milliseconds, epoch seconds, and a delay —
+// resetWait reads Thinkific's RateLimit-Reset header. Its unit is not documented,
+// so every plausible form is accepted: epoch milliseconds, epoch seconds, and a delay —
 // in seconds when it fits the one-minute window, in milliseconds when it is larger.
 func resetWait(h string, now time.Time) (time.Duration, bool) {
 	v, err := strconv.ParseFloat(h, 64)

@@ -42,7 +42,7 @@ type Webhook struct {
 }
 
 // UnmarshalJSON reads a webhook whose id and created_by are strings in Thinkific's examples
-// but numbers in its schema (PLATFORM §3): both are kept as text, digits unchanged.
+// but numbers in its schema: both are kept as text, digits unchanged.
 func (w *Webhook) UnmarshalJSON(b []byte) error {
 	var raw struct {
 		ID        json.RawMessage `json:"id"`
@@ -130,7 +130,7 @@ func (c *Client) UpdateWebhook(ctx context.Context, auth TokenSource, id, target
 }
 
 // TopicTaken reports whether Thinkific refused a new webhook because the site already has
-// one for its topic (it keeps one per topic, PLATFORM §3). Stride asks only for topics
+// one for its topic (it keeps one per topic). Stride asks only for topics
 // Thinkific lists, so a 422 that names the topic means it is taken.
 func TopicTaken(err error) bool {
 	var e *APIError

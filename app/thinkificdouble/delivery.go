@@ -28,7 +28,7 @@ type Delivery struct {
 	Err       error       // transport error, timeout or non-2xx status
 }
 
-// Event is the envelope Thinkific posts (PLATFORM §6).
+// Event is the envelope Thinkific posts.
 type Event struct {
 	ID             string `json:"id"`
 	Resource       string `json:"resource"`
@@ -74,7 +74,7 @@ func (s *Site) DeliverRaw(ctx context.Context, topic string, body []byte) []Deli
 			continue
 		}
 		// Webhooks made by the OAuth app are signed with the client secret, ones made
-		// in the admin UI with the site's API key (PLATFORM §5).
+		// in the admin UI with the site's API key.
 		key := s.apiKey
 		if h.byApp {
 			key = s.d.cfg.ClientSecret

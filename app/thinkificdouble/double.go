@@ -1,7 +1,7 @@
 // Package thinkificdouble is an in-process stand-in for Thinkific: the per-site OAuth
-// endpoints, the Webhooks API and signed webhook deliveries, as described in
-// shared/thinkific/PLATFORM.md. Tests and `stride demo` run Stride against it because no
-// real Thinkific site is reachable.
+// endpoints, the Webhooks API and signed webhook deliveries, as Thinkific's documentation,
+// its sample apps and third-party integrations describe them. Tests and `stride demo` run
+// Stride against it because no real Thinkific site is reachable.
 //
 // One handler serves both kinds of host, told apart by path: per-site pages live under
 // /sites/{subdomain}/ and the API under /api/v2/.
@@ -32,11 +32,11 @@ type Config struct {
 	// RateLimitPerMinute is per site on the API; 0 means 120, negative turns it off.
 	RateLimitPerMinute int
 	// OneWebhookPerTopic makes a second webhook of a site with the same topic a 422
-	// {"errors":{"topic":"has already been taken"}}. PLATFORM says Thinkific keeps one per
-	// topic but not how it refuses a second (guess), so it is off by default.
+	// {"errors":{"topic":"has already been taken"}}. Thinkific is documented to keep one per
+	// topic but not how it refuses a second, so it is off by default.
 	OneWebhookPerTopic bool
 	// NumericIDs sends a webhook's id and created_by/updated_by as JSON numbers, which the
-	// Webhooks API schema allows beside the examples' strings (PLATFORM §3).
+	// Webhooks API schema allows beside the examples' strings.
 	NumericIDs bool
 	// Client sends webhook deliveries; default one with Thinkific's 5 s timeout.
 	Client *http.Client

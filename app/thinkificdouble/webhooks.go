@@ -15,7 +15,7 @@ const (
 	maxPageLimit     = 250
 )
 
-// topics are the ones PLATFORM §4 lists; order_transaction.* and subscription.* take any action.
+// topics are the ones Thinkific documents; order_transaction.* and subscription.* take any action.
 var topics = map[string]bool{
 	"enrollment.created": true, "enrollment.progress": true, "enrollment.completed": true,
 	"enrollment.trial": true, "lesson.completed": true, "quiz.attempted": true,
