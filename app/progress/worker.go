@@ -129,6 +129,7 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 }
 
 func (w *Worker) upkeep(ctx context.Context) {
+	w.ResealTokens(ctx)
 	if n, err := w.db.DeleteOldDeliveries(ctx, w.clock.Now().Add(-w.cfg.Retention)); err != nil {
 		w.log.Error("delivery log retention", "err", err)
 	} else if n > 0 {

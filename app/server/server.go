@@ -34,8 +34,8 @@ type Server struct {
 	clock    stride.Clock
 	log      *slog.Logger
 	pages    map[string]*template.Template
-	cookies  *securecookie.SecureCookie
-	secure   bool // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+	cookies  []securecookie.Codec // current SECRET_KEY first, then SECRET_KEY_PREVIOUS
+	secure   bool                 // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
 }
 
 // Deps are the parts the server drives.
@@ -53,8 +53,14 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookies := securecookie.New(secret.Derive(cfg.SecretKey, "cookie-hash/v1", 64), secret.Derive(cfg.SecretKey, "cookie-block/v1", 32))
-	cookies.MaxAge(int(sessionTTL / time.Second))
+	var pairs [][]byte
+	for _, key := range cfg.SecretKeys() {
+		pairs = append(pairs, secret.Derive(key, "cookie-hash/v1", 64), secret.Derive(key, "cookie-block/v1", 32))
+	}
+	cookies := securecookie.CodecsFromPairs(pairs...)
+	for _, c := range cookies {
+		c.(*securecookie.SecureCookie).MaxAge(int(sessionTTL / time.Second))
+	}
 	s := &Server{
 		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 
 	"github.com/strideapp/stride/app/stride"
@@ -32,7 +33,7 @@ type pendingInstall struct {
 // setCookie writes a signed and encrypted cookie. Over https it is SameSite=None,
 // Partitioned, so it works inside the Thinkific admin's iframe without third-party cookies.
 func (s *Server) setCookie(c echo.Context, name string, value any, ttl time.Duration, sameSite http.SameSite) error {
-	encoded, err := s.cookies.Encode(name, value)
+	encoded, err := securecookie.EncodeMulti(name, value, s.cookies...)
 	if err != nil {
 		return stride.Wrap(stride.EINTERNAL, err, "cookie")
 	}
@@ -52,7 +53,7 @@ func (s *Server) readCookie(c echo.Context, name string, into any) bool {
 	if err != nil {
 		return false
 	}
-	return s.cookies.Decode(name, ck.Value, into) == nil
+	return securecookie.DecodeMulti(name, ck.Value, into, s.cookies...) == nil
 }
 
 func (s *Server) clearCookie(c echo.Context, name string) {

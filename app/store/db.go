@@ -33,10 +33,15 @@ import (
 type Options struct {
 	DatabaseURL string // PostgreSQL; "" means SQLite in DataDir
 	DataDir     string
+	MaxConns    int             // PostgreSQL pool size; 0 means defaultMaxConns
 	Keys        *secret.Keyring // needed to read or write tokens and install states
 	Clock       stride.Clock
 	Logger      *slog.Logger
 }
+
+// defaultMaxConns is small because Heroku's smallest PostgreSQL plans allow 20 connections
+// in all, for every dyno, the release phase and psql together.
+const defaultMaxConns = 5
 
 // DB is Stride's database.
 type DB struct {
@@ -85,8 +90,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		return nil, err
 	}
 	if o.DatabaseURL != "" {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetMaxIdleConns(10)
+		if o.MaxConns <= 0 {
+			o.MaxConns = defaultMaxConns
+		}
+		sqlDB.SetMaxOpenConns(o.MaxConns)
+		sqlDB.SetMaxIdleConns(o.MaxConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	db := &DB{gorm: g, sql: sqlDB, postgres: o.DatabaseURL != "", keys: o.Keys, clock: o.Clock, log: o.Logger}
@@ -186,9 +194,19 @@ func (db *DB) CheckMigrated(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in one transaction.
+// tx runs fn in one transaction. On SQLite it first takes the write lock: the driver ignores
+// _txlock=immediate when _time_format is also set, and a deferred transaction that reads and
+// then writes fails at once with SQLITE_BUSY, without waiting, when another connection wrote
+// in between. A write statement that changes nothing takes the lock and honours busy_timeout.
 func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.gorm.WithContext(ctx).Transaction(fn)
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if !db.postgres {
+			if err := tx.Exec("DELETE FROM goose_db_version WHERE 0").Error; err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // now is the store's clock in UTC: SQLite compares times as text, so one zone for all.
