@@ -42,6 +42,21 @@ func (s *Server) handleLaunch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A link opens one session, once, in whichever process sees it first.
+	sig, _ := hex.DecodeString(mac) // launchSigned decoded it once already
+	used := sha256.Sum256(sig)
+	err = s.db.UseLaunch(c.Request().Context(), hex.EncodeToString(used[:]), at.Add(launchMaxAge+launchSkew))
+	if stride.ErrorCode(err) == stride.ECONFLICT {
+		// The browser that used it may load it again (a reload of the admin's frame).
+		var sess session
+		if s.readCookie(c, sessionCookie, &sess) && sess.SiteID == site.ID {
+			return c.Redirect(http.StatusSeeOther, "/")
+		}
+		return refuse
+	}
+	if err != nil {
+		return err
+	}
 	if err := s.startSession(c, site); err != nil {
 		return err
 	}
