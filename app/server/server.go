@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/netutil"
 
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/ingest"
@@ -45,6 +46,8 @@ type Deps struct {
 	Receiver *ingest.Receiver
 	Clock    stride.Clock
 	Log      *slog.Logger
+
+	WriteTimeout time.Duration // for a response, or for each chunk of an export; default 30 s
 }
 
 // New builds the server; it fails when a template does not parse.
@@ -71,11 +74,14 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	// X-Forwarded-For (Heroku's router appends the real address last).
 	s.echo.IPExtractor = echo.ExtractIPDirect()
 	s.routes()
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = 30 * time.Second
+	}
 	s.http = &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      d.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
@@ -87,7 +93,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve answers requests on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := s.http.Serve(netutil.LimitListener(l, maxConnections)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

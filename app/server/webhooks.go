@@ -11,9 +11,6 @@ import (
 	"github.com/strideapp/stride/app/ingest"
 )
 
-// maxWebhookBody caps a delivery; Thinkific's events are about a kilobyte.
-const maxWebhookBody = "256K"
-
 // handleWebhook is the target of every webhook: verify, store once, answer — only after the
 // commit (DESIGN decision 1). A site Stride does not serve gets 200 and nothing is stored:
 // an error would only make Thinkific retry 14 times over 16 hours, for nothing.
@@ -40,4 +37,10 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		s.receiver.Forget(res.Site.Subdomain)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": string(res.Outcome), "event_id": res.EventID})
+}
+
+// handleWebhookProbe answers a GET of the webhook URL, as when someone pastes it into a
+// browser to check that Stride is there. It says what the URL is and nothing else.
+func handleWebhookProbe(c echo.Context) error {
+	return c.String(http.StatusOK, "Stride webhook endpoint")
 }
