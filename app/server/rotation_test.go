@@ -17,7 +17,7 @@ import (
 
 // process is another Stride process on the harness's database, with its own environment.
 type process struct {
-	url    string
+	url    string // where it listens, whatever its APP_URL says
 	db     *store.DB
 	worker *progress.Worker
 }
@@ -57,7 +57,7 @@ func (h *harness) startProcess(env map[string]string) *process {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	h.t.Cleanup(ts.Close)
-	return &process{url: cfg.AppURL.String(), db: db, worker: progress.New(db, progress.Config{}, h.clock, log, nil)}
+	return &process{url: "http://" + ts.Listener.Addr().String(), db: db, worker: progress.New(db, progress.Config{}, h.clock, log, nil)}
 }
 
 // sessionCookie is the session a launch in c started on h.
