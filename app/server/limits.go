@@ -39,14 +39,20 @@ func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareF
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			// Refused or failed, the connection is closed after the answer: otherwise the
+			// server would first read what remains of the body, as long as the client stalls.
+			refuse := func(err error) error {
+				c.Response().Header().Set(echo.HeaderConnection, "close")
+				return err
+			}
 			if req.ContentLength > int64(limit) {
-				return echo.ErrStatusRequestEntityTooLarge
+				return refuse(echo.ErrStatusRequestEntityTooLarge)
 			}
 			select {
 			case slots <- struct{}{}:
 			default:
 				c.Response().Header().Set("Retry-After", strconv.Itoa(int(timeout/time.Second)))
-				return stride.Errorf(stride.EUNAVAILABLE, "Too many deliveries at once; try again shortly.")
+				return refuse(stride.Errorf(stride.EUNAVAILABLE, "Too many deliveries at once; try again shortly."))
 			}
 			// A deadline on the connection itself: it ends a stalled read, which a context cannot.
 			// The server sets its own deadlines again for the connection's next request.
@@ -61,7 +67,7 @@ func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareF
 				}
 			}()
 			if err != nil {
-				return err
+				return refuse(err)
 			}
 			req.Body = io.NopCloser(bytes.NewReader(body))
 			return next(c)
