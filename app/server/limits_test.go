@@ -99,7 +99,7 @@ func TestStalledWebhookBodies(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	got := statuses(logs.String())
-	if got["400"] != 1 || got["408"] < 1 {
+	if got["400"] < 1 || got["408"] < 1 {
 		t.Fatalf("logged statuses %v, want a 400 for the hang-up and 408s for the stalls", got)
 	}
 	for s := range got {
