@@ -56,10 +56,16 @@ func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareF
 			}
 			// A deadline on the connection itself: it ends a stalled read, which a context cannot.
 			// The server sets its own deadlines again for the connection's next request.
-			http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(timeout))
+			rc := http.NewResponseController(c.Response())
+			rc.SetReadDeadline(time.Now().Add(timeout))
 			bp := bodyBuffers.Get().(*[]byte)
 			body, err := readBody(req.Body, (*bp)[:0], limit)
 			<-slots
+			if err == nil {
+				// The body is in: the server now watches the connection for a hang-up, and a
+				// deadline passing then would cancel the request's context mid-commit.
+				rc.SetReadDeadline(time.Time{})
+			}
 			defer func() {
 				if cap(body) <= webhookBufferSize {
 					*bp = body[:0]
