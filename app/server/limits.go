@@ -39,14 +39,14 @@ func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareF
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
+			if req.ContentLength > int64(limit) {
+				return echo.ErrStatusRequestEntityTooLarge // the server closes the connection unread
+			}
 			// Refused or failed, the connection is closed after the answer: otherwise the
 			// server would first read what remains of the body, as long as the client stalls.
 			refuse := func(err error) error {
 				c.Response().Header().Set(echo.HeaderConnection, "close")
 				return err
-			}
-			if req.ContentLength > int64(limit) {
-				return refuse(echo.ErrStatusRequestEntityTooLarge)
 			}
 			select {
 			case slots <- struct{}{}:
