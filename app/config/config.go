@@ -3,6 +3,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -21,13 +22,15 @@ type Config struct {
 	AppURL         *url.URL   // no trailing slash
 	PreviousURLs   []*url.URL // earlier APP_URLs: Stride's webhooks still aimed there are its own
 	DatabaseURL    string     // PostgreSQL DSN with TLS settled; "" means embedded SQLite
+	MaxConnections int        // PostgreSQL connections this process may open
 	DataDir        string
 	ClientID       string
 	ClientSecret   string
-	PreviousSecret string // accepted on webhooks during a secret rotation
-	SecretKey      []byte // ≥ 32 bytes
-	SiteURL        string // contains {subdomain}
-	APIURL         string // no trailing slash
+	PreviousSecret string   // accepted on webhooks during a secret rotation
+	SecretKey      []byte   // ≥ 32 bytes
+	PreviousKeys   [][]byte // earlier SECRET_KEYs: what they sealed still opens
+	SiteURL        string   // contains {subdomain}
+	APIURL         string   // no trailing slash
 	AppSlug        string
 	SweepInterval  time.Duration
 	PairingWindow  time.Duration // ± window in which a lesson and a progress event are one step
@@ -96,6 +99,13 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 		c.DatabaseURL = dsn
 	}
 
+	// Heroku's smallest PostgreSQL plans allow 20 connections in all, shared by the web and
+	// worker dynos, the release phase and anyone running psql.
+	c.MaxConnections, err = strconv.Atoi(get("DATABASE_MAX_CONNECTIONS", "5"))
+	if err != nil || c.MaxConnections < 1 || c.MaxConnections > 500 {
+		bad("DATABASE_MAX_CONNECTIONS must be a number from 1 to 500, got %q", getenv("DATABASE_MAX_CONNECTIONS"))
+	}
+
 	c.SiteURL = strings.TrimSuffix(get("THINKIFIC_SITE_URL", "https://{subdomain}.thinkific.com"), "/")
 	if !strings.Contains(c.SiteURL, "{subdomain}") {
 		bad("THINKIFIC_SITE_URL must contain {subdomain}, got %q", c.SiteURL)
@@ -143,6 +153,7 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 			bad("SECRET_KEY %v", err)
 		}
 		c.SecretKey = key
+		c.PreviousKeys = previousKeys(getenv("SECRET_KEY_PREVIOUS"), key, bad)
 	}
 
 	if len(problems) > 0 {
@@ -235,6 +246,31 @@ func postgresDSN(raw string) (string, error) {
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil
+}
+
+// previousKeys reads SECRET_KEY_PREVIOUS: comma-separated keys, each checked like SECRET_KEY.
+func previousKeys(list string, current []byte, bad func(string, ...any)) [][]byte {
+	var keys [][]byte
+	for i, raw := range strings.Split(list, ",") {
+		if strings.TrimSpace(raw) == "" {
+			continue
+		}
+		key, err := decodeKey(raw)
+		switch {
+		case err != nil:
+			bad("SECRET_KEY_PREVIOUS key %d %v", i+1, err)
+		case bytes.Equal(key, current):
+			bad("SECRET_KEY_PREVIOUS key %d is SECRET_KEY itself: list only the keys it replaced", i+1)
+		default:
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+// SecretKeys are SECRET_KEY and then SECRET_KEY_PREVIOUS: the first seals, all open.
+func (c *Config) SecretKeys() [][]byte {
+	return append([][]byte{c.SecretKey}, c.PreviousKeys...)
 }
 
 // decodeKey reads a secret key given as hex or base64 (standard or URL alphabet).

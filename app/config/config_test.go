@@ -5,7 +5,10 @@ import (
 	"testing"
 )
 
-const goodKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+const (
+	goodKey  = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	otherKey = "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+)
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -71,6 +74,11 @@ func TestLoadProblems(t *testing.T) {
 		{"previous app url over http", map[string]string{"PREVIOUS_APP_URLS": "https://a.example.com, http://b.example.com"}, "PREVIOUS_APP_URLS (comma-separated) must use https"},
 		{"previous app url relative", map[string]string{"PREVIOUS_APP_URLS": "old.example.com"}, "PREVIOUS_APP_URLS (comma-separated) must be an absolute"},
 		{"sweep interval", map[string]string{"WEBHOOK_SWEEP_INTERVAL": "5s"}, "WEBHOOK_SWEEP_INTERVAL must be"},
+		{"short previous key", map[string]string{"SECRET_KEY_PREVIOUS": "abcd"}, "SECRET_KEY_PREVIOUS key 1 must decode to at least 32 bytes"},
+		{"garbage second previous key", map[string]string{"SECRET_KEY_PREVIOUS": otherKey + ",not a key!!"}, "SECRET_KEY_PREVIOUS key 2 must be hex or base64"},
+		{"previous key is the current one", map[string]string{"SECRET_KEY_PREVIOUS": goodKey}, "SECRET_KEY_PREVIOUS key 1 is SECRET_KEY itself"},
+		{"no connections", map[string]string{"DATABASE_MAX_CONNECTIONS": "0"}, "DATABASE_MAX_CONNECTIONS must be a number from 1"},
+		{"connections not a number", map[string]string{"DATABASE_MAX_CONNECTIONS": "many"}, "DATABASE_MAX_CONNECTIONS must be a number from 1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,6 +98,25 @@ func TestLoadProblems(t *testing.T) {
 				t.Errorf("got %q, want one line with %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// SECRET_KEY_PREVIOUS lists the keys SECRET_KEY replaced, current first in SecretKeys.
+func TestPreviousSecretKeys(t *testing.T) {
+	third := strings.Repeat("ab", 32)
+	c, err := Load(env(map[string]string{
+		"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey,
+		"SECRET_KEY_PREVIOUS": otherKey + " , " + third + ",",
+	}), NeedAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := c.SecretKeys()
+	if len(keys) != 3 || keys[0][31] != 0x1f || keys[1][0] != 0xff || keys[2][0] != 0xab {
+		t.Fatalf("keys %x", keys)
+	}
+	if c.MaxConnections != 5 {
+		t.Errorf("DATABASE_MAX_CONNECTIONS default %d, want 5", c.MaxConnections)
 	}
 }
 

@@ -205,6 +205,7 @@ func (w *Worker) Adopt(ctx context.Context) {
 }
 
 func (w *Worker) upkeep(ctx context.Context) {
+	w.ResealTokens(ctx)
 	if n, err := w.db.DeleteOldDeliveries(ctx, w.clock.Now().Add(-w.cfg.Retention)); err != nil {
 		w.log.Error("delivery log retention", "err", err)
 	} else if n > 0 {

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Derive returns n bytes derived from the master key for one purpose, so that no two uses
@@ -56,6 +57,19 @@ func NewKeyring(masters ...[]byte) (*Keyring, error) {
 
 // KeyID names the key that Seal uses now.
 func (k *Keyring) KeyID() string { return k.current }
+
+// Retired names the keys the ring still opens with but no longer seals with: values under
+// them are due to be sealed again under KeyID.
+func (k *Keyring) Retired() []string {
+	var ids []string
+	for id := range k.aeads {
+		if id != k.current {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
 
 // Seal encrypts plaintext; aad binds the result to its place (e.g. which site and field),
 // so a sealed value copied to another row does not open.

@@ -43,7 +43,13 @@ func TestSealOpen(t *testing.T) {
 			}
 		})
 	}
+	if r := rotated.Retired(); len(r) != 1 || r[0] != id {
+		t.Fatalf("retired %v, want [%s]", r, id)
+	}
 	newOnly, _ := NewKeyring(newKey)
+	if r := newOnly.Retired(); len(r) != 0 {
+		t.Fatalf("a one-key ring has retired keys %v", r)
+	}
 	if _, err := newOnly.Open(id, sealed, []byte("site:1:access")); err == nil {
 		t.Fatal("opened with a key it does not hold")
 	}

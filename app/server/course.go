@@ -24,7 +24,10 @@ type coursePage struct {
 	Link     func(change map[string]string) string
 }
 
-const learnersPerPage = 50
+const (
+	learnersPerPage = 50
+	maxLearnerPage  = 1_000_000 // far past any course; keeps the row offset from overflowing
+)
 
 // handleCourse shows a course's drop-off funnel and its learners.
 func (s *Server) handleCourse(c echo.Context) error {
@@ -46,7 +49,7 @@ func (s *Server) handleCourse(c echo.Context) error {
 	q := store.LearnerQuery{Status: c.QueryParam("status"), Search: c.QueryParam("q"), Sort: c.QueryParam("sort"),
 		Desc: c.QueryParam("dir") != "asc", Size: learnersPerPage}
 	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
-	q.Page = max(q.Page, 1)
+	q.Page = min(max(q.Page, 1), maxLearnerPage)
 	statuses := []string{store.NotStarted, store.InProgress, store.Stalled, store.Completed}
 	if q.Status != "" && !contains(statuses, q.Status) {
 		return stride.Errorf(stride.EINVALID, "Unknown status %q.", q.Status)

@@ -62,6 +62,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.JSON(status, map[string]string{"error": message, "request_id": rid})
 		return
 	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		c.Response().Header().Set("Content-Security-Policy", csp(s.guidanceAncestors(c)))
+	}
 	title := titleOf[status]
 	if title == "" {
 		title = http.StatusText(status)

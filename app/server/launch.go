@@ -20,7 +20,7 @@ const (
 	launchSkew   = 30 * time.Second // clocks differ a little; a launch from further ahead is refused
 )
 
-// handleLaunch is the app URL opened inside the Thinkific admin (PLATFORM §2):
+// handleLaunch is the app URL opened inside the Thinkific admin:
 // ?hmac&subdomain&tgid&timestamp, signed with the client secret. A valid launch starts a
 // session bound to that one site; anything else gets 401 and no data.
 func (s *Server) handleLaunch(c echo.Context) error {
@@ -38,6 +38,21 @@ func (s *Server) handleLaunch(c echo.Context) error {
 	site, err := s.db.SiteBySubdomain(c.Request().Context(), sub)
 	if stride.ErrorCode(err) == stride.ENOTFOUND || (err == nil && (!site.Installed() || !hmac.Equal([]byte(site.GID), []byte(tgid)))) {
 		return stride.Errorf(stride.EUNAUTHORIZED, "Stride is not installed on this site. Install it from the Thinkific App Store.")
+	}
+	if err != nil {
+		return err
+	}
+	// A link opens one session, once, in whichever process sees it first.
+	sig, _ := hex.DecodeString(mac) // launchSigned decoded it once already
+	used := sha256.Sum256(sig)
+	err = s.db.UseLaunch(c.Request().Context(), hex.EncodeToString(used[:]), at.Add(launchMaxAge+launchSkew))
+	if stride.ErrorCode(err) == stride.ECONFLICT {
+		// The browser that used it may load it again (a reload of the admin's frame).
+		var sess session
+		if s.readCookie(c, sessionCookie, &sess) && sess.SiteID == site.ID {
+			return c.Redirect(http.StatusSeeOther, "/")
+		}
+		return refuse
 	}
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ func TestLaunch(t *testing.T) {
 		}
 		// The session lives in a cookie: the admin stays in without the signed query.
 		c := browser()
-		get(t, c, valid)
+		get(t, c, launch(clientSecret, "acme", acme.GID(), now.Add(-time.Second))) // a fresh link: each works once
 		if resp, _ := get(t, c, h.url+"/"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("session after launch: %d", resp.StatusCode)
 		}
@@ -69,6 +69,38 @@ func TestLaunch(t *testing.T) {
 		h.deliver("beta", uninstallEvent("bye", beta.GID(), now), clientSecret)
 		if resp, _ := get(t, browser(), launch(clientSecret, "beta", beta.GID(), now)); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("uninstalled site launched: %d", resp.StatusCode)
+		}
+	})
+}
+
+// A launch link starts one session, once, whichever process sees it: a copy of the link
+// used elsewhere is refused, while the browser that used it may load it again.
+func TestLaunchIsSingleUse(t *testing.T) {
+	dbKinds(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, dbURL)
+		h.installVia(browser(), "acme")
+		link := server.LaunchURL(h.url, clientSecret, "acme", h.site.GID(), h.clock.Now())
+		admin := browser()
+		if resp, _ := get(t, admin, link); resp.StatusCode != http.StatusOK {
+			t.Fatalf("first use answered %d", resp.StatusCode)
+		}
+		if resp, page := get(t, browser(), link); resp.StatusCode != http.StatusUnauthorized || strings.Contains(page, "Learner progress") {
+			t.Fatalf("second use in another browser answered %d", resp.StatusCode)
+		}
+		other := h.startProcess(nil)
+		if resp, _ := get(t, browser(), strings.Replace(link, h.url, other.url, 1)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("second use in another process answered %d", resp.StatusCode)
+		}
+		if resp, _ := get(t, admin, link); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the admin's own browser reloading the link answered %d", resp.StatusCode)
+		}
+
+		// Used links are forgotten once they would be stale anyway.
+		h.clock.Advance(6 * time.Minute) // past the 5 minutes a link lives, and the 30 s of skew
+		get(t, browser(), server.LaunchURL(h.url, clientSecret, "acme", h.site.GID(), h.clock.Now()))
+		var kept int64
+		if err := h.db.Gorm().Table("launch_uses").Count(&kept).Error; err != nil || kept != 1 {
+			t.Fatalf("launch_uses holds %d rows (%v), want only the newest", kept, err)
 		}
 	})
 }

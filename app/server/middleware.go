@@ -1,10 +1,13 @@
 package server
 
 import (
+	"crypto/rand"
 	"log/slog"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // logRequests writes one structured line per request. It logs the path, never the query:
@@ -32,13 +35,40 @@ func csp(frameAncestors string) string {
 	return "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors " + frameAncestors
 }
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders are on every response. Over https, browsers are told to use nothing else
+// (HSTS); a local http APP_URL must not teach them that.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", csp("'none'"))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
+		if s.secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		return next(c)
+	}
+}
+
+// guidanceAncestors is who may frame a 401 or 403 page. Those pages carry no data, only
+// what to do next, so showing them inside any Thinkific admin is safe, and far better than
+// the browser's "refused to connect" there. A launch names its site: then only that site.
+func (s *Server) guidanceAncestors(c echo.Context) string {
+	if sub := c.QueryParam("subdomain"); stride.ValidSubdomain(sub) {
+		return s.cfg.SiteOrigin(sub)
+	}
+	return s.cfg.SiteOrigin("*")
+}
+
+// requestID gives every request an id of Stride's own, in the request (where the request
+// log reads it) and the response. A client's X-Request-ID is replaced, never trusted: it
+// would reach logs and error pages exactly as the client wrote it.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := rand.Text()
+		c.Request().Header.Set(echo.HeaderXRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		return next(c)
 	}
 }

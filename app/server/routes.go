@@ -14,18 +14,19 @@ func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlash())
 	e.Use(
-		middleware.RequestID(),
+		requestID,
 		s.logRequests(),
 		middleware.Recover(),
-		middleware.BodyLimit("1M"),
-		securityHeaders,
+		middleware.BodyLimit("1MiB"),
+		s.securityHeaders,
 		echo.WrapMiddleware(http.NewCrossOriginProtection().Handler), // CSRF: refuse cross-site state changes
 	)
 
 	// Given to Thinkific: these paths must not move.
 	e.GET("/install", s.handleInstall)
 	e.GET("/oauth/callback", s.handleCallback)
-	e.POST("/webhooks/thinkific", s.handleWebhook, middleware.BodyLimit(maxWebhookBody))
+	e.POST("/webhooks/thinkific", s.handleWebhook, webhookBodies(maxWebhookReads, webhookBodyTimeout, maxWebhookBody))
+	e.GET("/webhooks/thinkific", handleWebhookProbe) // someone checking the URL in a browser
 
 	// The dashboard: the launch, then pages behind a session bound to one site.
 	e.GET("/", s.handleHome)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/netutil"
 
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/ingest"
@@ -34,8 +35,8 @@ type Server struct {
 	clock    stride.Clock
 	log      *slog.Logger
 	pages    map[string]*template.Template
-	cookies  *securecookie.SecureCookie
-	secure   bool // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+	cookies  []securecookie.Codec // current SECRET_KEY first, then SECRET_KEY_PREVIOUS
+	secure   bool                 // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
 }
 
 // Deps are the parts the server drives.
@@ -45,6 +46,8 @@ type Deps struct {
 	Receiver *ingest.Receiver
 	Clock    stride.Clock
 	Log      *slog.Logger
+
+	WriteTimeout time.Duration // for a response, or for each chunk of an export; default 30 s
 }
 
 // New builds the server; it fails when a template does not parse.
@@ -53,8 +56,14 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookies := securecookie.New(secret.Derive(cfg.SecretKey, "cookie-hash/v1", 64), secret.Derive(cfg.SecretKey, "cookie-block/v1", 32))
-	cookies.MaxAge(int(sessionTTL / time.Second))
+	var pairs [][]byte
+	for _, key := range cfg.SecretKeys() {
+		pairs = append(pairs, secret.Derive(key, "cookie-hash/v1", 64), secret.Derive(key, "cookie-block/v1", 32))
+	}
+	cookies := securecookie.CodecsFromPairs(pairs...)
+	for _, c := range cookies {
+		c.(*securecookie.SecureCookie).MaxAge(int(sessionTTL / time.Second))
+	}
 	s := &Server{
 		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
@@ -65,11 +74,14 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	// X-Forwarded-For (Heroku's router appends the real address last).
 	s.echo.IPExtractor = echo.ExtractIPDirect()
 	s.routes()
+	if d.WriteTimeout == 0 {
+		d.WriteTimeout = 30 * time.Second
+	}
 	s.http = &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      d.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}
@@ -81,7 +93,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Serve answers requests on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+	if err := s.http.Serve(netutil.LimitListener(l, maxConnections)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

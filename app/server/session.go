@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 
 	"github.com/strideapp/stride/app/install"
@@ -32,21 +33,16 @@ type installState struct {
 	Done bool
 }
 
-// setCookie writes a signed and encrypted cookie. Over https it is SameSite=None,
-// Partitioned, so it works inside the Thinkific admin's iframe without third-party cookies.
+// sameSiteOf is each cookie's SameSite mode, which clearing must repeat.
+var sameSiteOf = map[string]http.SameSite{sessionCookie: http.SameSiteNoneMode, installCookie: http.SameSiteLaxMode}
+
+// setCookie writes a signed and encrypted cookie.
 func (s *Server) setCookie(c echo.Context, name string, value any, ttl time.Duration, sameSite http.SameSite) error {
-	encoded, err := s.cookies.Encode(name, value)
+	encoded, err := securecookie.EncodeMulti(name, value, s.cookies...)
 	if err != nil {
 		return stride.Wrap(stride.EINTERNAL, err, "cookie")
 	}
-	ck := &http.Cookie{Name: name, Value: encoded, Path: "/", MaxAge: int(ttl / time.Second),
-		HttpOnly: true, Secure: s.secure, SameSite: sameSite}
-	if s.secure && sameSite == http.SameSiteNoneMode {
-		ck.Partitioned = true
-	} else if !s.secure {
-		ck.SameSite = http.SameSiteLaxMode // None requires Secure; local http stays first-party
-	}
-	c.SetCookie(ck)
+	c.SetCookie(s.cookie(name, encoded, int(ttl/time.Second), sameSite))
 	return nil
 }
 
@@ -55,11 +51,25 @@ func (s *Server) readCookie(c echo.Context, name string, into any) bool {
 	if err != nil {
 		return false
 	}
-	return s.cookies.Decode(name, ck.Value, into) == nil
+	return securecookie.DecodeMulti(name, ck.Value, into, s.cookies...) == nil
 }
 
+// clearCookie ends a cookie with the attributes it was set with: a browser keeps a
+// Partitioned cookie that a clear without Partitioned (or with another SameSite) misses.
 func (s *Server) clearCookie(c echo.Context, name string) {
-	c.SetCookie(&http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure})
+	c.SetCookie(s.cookie(name, "", -1, sameSiteOf[name]))
+}
+
+// cookie is every Stride cookie's attributes. Over https a SameSite=None cookie is also
+// Partitioned, so it works inside the Thinkific admin's iframe without third-party cookies.
+func (s *Server) cookie(name, value string, maxAge int, sameSite http.SameSite) *http.Cookie {
+	ck := &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, HttpOnly: true, Secure: s.secure, SameSite: sameSite}
+	if s.secure && sameSite == http.SameSiteNoneMode {
+		ck.Partitioned = true
+	} else if !s.secure {
+		ck.SameSite = http.SameSiteLaxMode // None requires Secure; local http stays first-party
+	}
+	return ck
 }
 
 // startSession binds this browser to one site.

@@ -11,12 +11,10 @@ import (
 	"github.com/strideapp/stride/app/ingest"
 )
 
-// maxWebhookBody caps a delivery; Thinkific's events are about a kilobyte.
-const maxWebhookBody = "256K"
-
 // handleWebhook is the target of every webhook: verify, store once, answer — only after the
-// commit (DESIGN decision 1). A site Stride does not serve gets 200 and nothing is stored:
-// an error would only make Thinkific retry 14 times over 16 hours, for nothing.
+// commit. Whatever is signed is kept (accepted, quarantined, a test delivery, or held for a
+// site not installed yet) and answered 200; only a delivery Stride could not store gets an
+// error, so that Thinkific retries it.
 func (s *Server) handleWebhook(c echo.Context) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -40,4 +38,10 @@ func (s *Server) handleWebhook(c echo.Context) error {
 		s.receiver.Forget(res.Site)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": string(res.Outcome), "event_id": res.EventID})
+}
+
+// handleWebhookProbe answers a GET of the webhook URL, as when someone pastes it into a
+// browser to check that Stride is there. It says what the URL is and nothing else.
+func handleWebhookProbe(c echo.Context) error {
+	return c.String(http.StatusOK, "Stride webhook endpoint")
 }

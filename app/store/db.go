@@ -33,10 +33,15 @@ import (
 type Options struct {
 	DatabaseURL string // PostgreSQL; "" means SQLite in DataDir
 	DataDir     string
+	MaxConns    int             // PostgreSQL pool size; 0 means defaultMaxConns
 	Keys        *secret.Keyring // needed to read or write tokens and install states
 	Clock       stride.Clock
 	Logger      *slog.Logger
 }
+
+// defaultMaxConns is small because Heroku's smallest PostgreSQL plans allow 20 connections
+// in all, for every dyno, the release phase and psql together.
+const defaultMaxConns = 5
 
 // DB is Stride's database.
 type DB struct {
@@ -70,8 +75,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		if db.gorm, db.sql, err = openPool(postgres.Open(withSessionSettings(o.DatabaseURL)), gcfg); err != nil {
 			return nil, err
 		}
-		db.sql.SetMaxOpenConns(20)
-		db.sql.SetMaxIdleConns(10)
+		if o.MaxConns <= 0 {
+			o.MaxConns = defaultMaxConns
+		}
+		db.sql.SetMaxOpenConns(o.MaxConns)
+		db.sql.SetMaxIdleConns(o.MaxConns)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 		db.read = db.gorm
 	} else {
@@ -207,9 +215,21 @@ func (db *DB) CheckMigrated(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in one transaction.
+// tx runs fn in one transaction. On SQLite it first takes the write lock: a process's writes
+// share one connection, but a second process on the same file (a worker beside the server)
+// has its own, and a deferred transaction that reads and then writes fails at once with
+// SQLITE_BUSY, without waiting, when the other wrote in between. A write that changes
+// nothing takes the lock at the start and honours busy_timeout. (The driver ignores
+// _txlock=immediate beside _time_format.)
 func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.gorm.WithContext(ctx).Transaction(fn)
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if !db.postgres {
+			if err := tx.Exec("DELETE FROM goose_db_version WHERE 0").Error; err != nil {
+				return err
+			}
+		}
+		return fn(tx)
+	})
 }
 
 // write is the handle for a write outside a transaction (on SQLite, the one writer).

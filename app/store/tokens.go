@@ -111,3 +111,55 @@ func (db *DB) ReleaseTokenRefresh(ctx context.Context, siteID int64, until time.
 // leaseTime is a lease's end as both databases store it exactly (microseconds, UTC), so
 // the holder can name its lease by it.
 func leaseTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Resealed is what one ResealTokens pass did.
+type Resealed struct {
+	Sites      int   // tokens now sealed under the current key
+	Unreadable int   // rows under a retired key that did not open with it (left as they are)
+	Last       int64 // the last site looked at: the next pass starts after it; 0 when done
+}
+
+// ResealTokens seals again, under the current key, the tokens of up to limit sites after
+// site id `after` that a retired key sealed. Each row is rewritten only if its key id is
+// still the retired one, so passes in several processes, or beside a token refresh, never
+// overwrite each other's work; on PostgreSQL rows locked by someone else are skipped.
+func (db *DB) ResealTokens(ctx context.Context, after int64, limit int) (Resealed, error) {
+	var res Resealed
+	retired := db.keys.Retired()
+	if len(retired) == 0 {
+		return res, nil
+	}
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		res = Resealed{}
+		q := tx.Where("site_id > ? AND key_id IN ?", after, retired).Order("site_id").Limit(limit)
+		if db.postgres {
+			q = q.Clauses(lockSkipLocked)
+		}
+		var rows []tokenRow
+		if err := q.Find(&rows).Error; err != nil {
+			return err
+		}
+		for i := range rows {
+			row := &rows[i]
+			res.Last = row.SiteID
+			t, err := db.openTokens(row)
+			if err != nil {
+				res.Unreadable++
+				continue
+			}
+			keyID, access := db.keys.Seal([]byte(t.Access), tokenAAD(row.SiteID, "access"))
+			_, refresh := db.keys.Seal([]byte(t.Refresh), tokenAAD(row.SiteID, "refresh"))
+			up := tx.Exec("UPDATE site_tokens SET key_id = ?, access_token = ?, refresh_token = ? WHERE site_id = ? AND key_id = ?",
+				keyID, access, refresh, row.SiteID, row.KeyID)
+			if up.Error != nil {
+				return up.Error
+			}
+			res.Sites += int(up.RowsAffected)
+		}
+		if len(rows) < limit {
+			res.Last = 0
+		}
+		return nil
+	})
+	return res, dbError(err, "tokens")
+}

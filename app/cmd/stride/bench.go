@@ -157,7 +157,7 @@ func serveEnv(cfg *config.Config, getenv func(string) string) (env map[string]st
 		"THINKIFIC_SITE_URL":      "http://{subdomain}.localhost:9",
 		"LOG_LEVEL":               "warn",
 	}
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "DATABASE_MAX_CONNECTIONS"} {
 		if v := getenv(k); v != "" {
 			env[k] = v
 		}

@@ -78,7 +78,7 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	keys, err := secret.NewKeyring(cfg.SecretKey)
+	keys, err := secret.NewKeyring(cfg.SecretKeys()...)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
 // (by `stride migrate`, the release phase).
 func openDB(ctx context.Context, cfg *config.Config, keys *secret.Keyring, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Keys: keys, Logger: log})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections, Keys: keys, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +188,7 @@ func migrate(ctx context.Context, _ []string, getenv func(string) string, stdout
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections})
 	if err != nil {
 		return err
 	}
