@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/csv"
@@ -47,6 +48,12 @@ func TestBrowser(t *testing.T) {
 	bin := chromiumPath(t)
 	h := newHarness(t, "")
 	seedSite(t, h, "acme")
+	// The admin sent Thinkific's test event, and one delivery came twice.
+	testEvent := bytes.Replace(published(t, "enrollment.created.json"), []byte(`"tenant_id":"59"`), []byte(`"tenant_id":"1001"`), 1)
+	if _, body := h.deliver("acme", testEvent, clientSecret); !strings.Contains(body, `"test"`) {
+		t.Fatalf("test delivery: %s", body)
+	}
+	h.deliver("acme", enrollEvent("c9", h.site.GID(), h.clock.Now(), 9, 70, "=cmd|' /C calc'!A0"), clientSecret)
 	chrome := startChromium(t, bin)
 	shots := screenshotDir(t)
 	console := &consoleWatch{}
@@ -167,7 +174,21 @@ func TestBrowser(t *testing.T) {
 			if n := eval[int](t, admin, `document.querySelectorAll("main .ok").length`); n == 0 {
 				t.Fatal("no webhook shown as active")
 			}
+			log := run(t, admin, "delivery log", chromedp.Text(chromedp.CSS("main")))
+			for _, want := range []string{"Thinkific test event received", "delivered 1 more time"} {
+				if !strings.Contains(log, want) {
+					t.Fatalf("the delivery log lacks %q", want)
+				}
+			}
 			admin.screenshot(t, shots, "connection")
+			narrow := newTab(t, chrome, console)
+			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
+			narrow.open(t, "the connection page", 200, chromedp.Navigate(h.url+"/connection"))
+			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
+				wide := eval[[]string](t, narrow, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 40))`)
+				t.Fatalf("the connection page scrolls sideways at 420px: document %vpx, body %vpx wide; wide: %q", w[0], w[1], wide)
+			}
+			narrow.screenshot(t, shots, "connection-420")
 			console.file("connection")
 		}},
 		{"overview at 420px", func(t *testing.T) {
