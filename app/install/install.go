@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
 	"sync"
@@ -97,9 +96,7 @@ func (s *Service) Begin(subdomain string) (string, Pending, error) {
 	if !stride.ValidSubdomain(subdomain) {
 		return "", Pending{}, stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
 	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	state, verifier := base64.RawURLEncoding.EncodeToString(b), oauth2.GenerateVerifier()
+	state, verifier := rand.Text(), oauth2.GenerateVerifier()
 	p := Pending{Subdomain: subdomain, StateHash: hash(state), Verifier: verifier, ExpiresAt: s.clock.Now().Add(s.cfg.StateTTL)}
 	return s.api.AuthorizeURL(subdomain, state, verifier), p, nil
 }

@@ -336,7 +336,7 @@ func (b *buffer) write(tx *gorm.DB, postgres bool) error {
 		var sb strings.Builder
 		var args []any
 		fmt.Fprintf(&sb, "INSERT INTO %s (%s) VALUES ", table, u.cols)
-		for i, k := range sortedKeys(m) {
+		for i, k := range slices.SortedFunc(maps.Keys(m), rowKey.compare) {
 			vals := m[k].vals
 			if i > 0 {
 				sb.WriteString(",")
@@ -354,7 +354,7 @@ func (b *buffer) write(tx *gorm.DB, postgres bool) error {
 		var sb strings.Builder
 		var args []any
 		fmt.Fprintf(&sb, "INSERT INTO %s (site_id, %s, %s) VALUES ", table, strings.Join(c.keys, ", "), strings.Join(c.cols, ", "))
-		for i, k := range sortedKeys(m) {
+		for i, k := range slices.SortedFunc(maps.Keys(m), rowKey.compare) {
 			if i > 0 {
 				sb.WriteString(",")
 			}
@@ -429,7 +429,7 @@ func (b *buffer) writeCompletions(tx *gorm.DB) error {
 	var sb strings.Builder
 	var args []any
 	sb.WriteString("INSERT INTO lesson_completions (site_id, lesson_id, learner_id, course_id, first_at) VALUES ")
-	for i, k := range sortedKeys(m) {
+	for i, k := range slices.SortedFunc(maps.Keys(m), rowKey.compare) {
 		if i > 0 {
 			sb.WriteString(",")
 		}
@@ -461,16 +461,7 @@ func keyCols(table string) int {
 	return len(counters[table].keys)
 }
 
-func sortedKeys[V any](m map[rowKey]V) []rowKey {
-	keys := make([]rowKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b rowKey) int {
-		if c := cmp.Compare(a.site, b.site); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	return keys
+// compare orders row keys by site, then by the rest of the key.
+func (k rowKey) compare(o rowKey) int {
+	return cmp.Or(cmp.Compare(k.site, o.site), strings.Compare(k.id, o.id))
 }

@@ -10,7 +10,6 @@ package thinkificdouble
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -200,11 +199,7 @@ func (d *Double) newID() (string, time.Time) {
 	return t.Format("20060102150405") + fmt.Sprintf("%09d", t.Nanosecond()), t
 }
 
-func randomToken() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func randomToken() string { return rand.Text() }
 
 func randomUUID() string {
 	b := make([]byte, 16)
