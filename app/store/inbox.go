@@ -147,7 +147,7 @@ func (db *DB) insertInbox(tx *gorm.DB, ds []Delivery, idx []int) (map[int64]map[
 		bodies, times := make([][]byte, n), make([]time.Time, n)
 		for j, i := range idx {
 			d := ds[i]
-			sites[j], events[j], topics[j], statuses[j], notes[j], bodies[j], times[j] = d.SiteID, d.EventID, d.Topic, d.Status, d.Note, d.Body, d.ReceivedAt.UTC()
+			sites[j], events[j], topics[j], statuses[j], notes[j], bodies[j], times[j] = d.SiteID, d.EventID, d.Topic, d.Status, logText(d.Note), d.Body, d.ReceivedAt.UTC()
 		}
 		q = `INSERT INTO inbox (site_id, event_id, topic, body, status, last_error, next_attempt_at, received_at)
 			SELECT s, e, t, b, st, le, r, r FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::timestamptz[]) AS x(s, e, t, b, st, le, r)
@@ -162,7 +162,7 @@ func (db *DB) insertInbox(tx *gorm.DB, ds []Delivery, idx []int) (map[int64]map[
 				sb.WriteString(",")
 			}
 			sb.WriteString("(?,?,?,?,?,?,?,?)")
-			args = append(args, d.SiteID, d.EventID, d.Topic, d.Body, d.Status, d.Note, d.ReceivedAt.UTC(), d.ReceivedAt.UTC())
+			args = append(args, d.SiteID, d.EventID, d.Topic, d.Body, d.Status, logText(d.Note), d.ReceivedAt.UTC(), d.ReceivedAt.UTC())
 		}
 		sb.WriteString(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING site_id, event_id")
 		q = sb.String()

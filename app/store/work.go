@@ -214,10 +214,13 @@ func (w *WorkTx) flush() error {
 		StatusProcessed, w.now, w.processed).Error
 }
 
-// errorText is an error as the delivery log keeps it: valid UTF-8 without NUL (PostgreSQL
-// text refuses both, and a driver error may quote the bad input), at most 1,000 bytes.
-func errorText(err error) string {
-	s := strings.ToValidUTF8(strings.ReplaceAll(err.Error(), "\x00", ""), "?")
+// errorText is an error as the delivery log keeps it (see logText).
+func errorText(err error) string { return logText(err.Error()) }
+
+// logText is a message as the delivery log keeps it: valid UTF-8 without NUL (PostgreSQL
+// text refuses both, and a message may quote the bad input), at most 1,000 bytes.
+func logText(s string) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "?")
 	if len(s) > 1000 {
 		s = strings.ToValidUTF8(s[:1000], "")
 	}
