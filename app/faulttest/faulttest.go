@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,25 +24,6 @@ const (
 	clientSecret = "fault-test-client-secret"
 	secretKey    = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 )
-
-// build compiles ./app/cmd/stride into dir and returns the binary's path.
-func build(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the module (go env GOMOD says %q)", gomod)
-	}
-	bin := filepath.Join(dir, "stride")
-	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/stride")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./app/cmd/stride: %v\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // server is `stride serve` running as a child process; it can be killed and started again
 // on the same port and log file.

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -18,7 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -46,9 +47,9 @@ type load struct {
 	steps  atomic.Int64 // learner steps made so far
 }
 
-func newLoad(base, secret string, sites []benchSite, conns int) *load {
+func newLoad(base, clientSecret string, sites []benchSite, conns int) *load {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
-	return &load{url: base + "/webhooks/thinkific", secret: secret, sites: sites, run: randomHex(4),
+	return &load{url: base + "/webhooks/thinkific", secret: clientSecret, sites: sites, run: secret.RandomHex(4),
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
@@ -178,9 +179,8 @@ func shuffled(a, b delivery) [2]delivery {
 
 // pendingStep is a step whose halves were both accepted, waiting to be seen paired.
 type pendingStep struct {
-	site             int64
-	lesson, progress string    // event ids
-	acked            time.Time // the later half's 200
+	store.StepRef
+	acked time.Time // the later half's 200
 }
 
 // fixedRate sends rate events a second for d, open loop: each event goes at its scheduled
@@ -224,7 +224,7 @@ func (l *load) fixedRate(ctx context.Context, rate int, d time.Duration, steps c
 					last = now
 				}
 				if left == 0 && !failed {
-					steps <- pendingStep{site: lesson.site.id, lesson: lesson.eventID, progress: progress.eventID, acked: last}
+					steps <- pendingStep{store.StepRef{SiteID: lesson.site.id, LessonEvent: lesson.eventID, ProgressEvent: progress.eventID}, last}
 				}
 			})
 		}
@@ -252,13 +252,13 @@ const (
 	pairPeek = 64
 )
 
-// watchPairing polls, on its own connection, until every step from steps is seen paired or
+// watchPairing polls until every step from steps is seen paired or
 // pairGiveUp has passed since steps closed. The worker applies the inbox oldest first, so
 // while the oldest waiting step is not paired no younger one is: a poll looks that one up
 // alone, and only when it is paired checks the next pairPeek. Polls are 5 ms apart, or
 // twice as long as the last query took; when a whole peek was paired the next follows at
 // once. A step's latency runs to the start of the query that saw it paired.
-func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep) (pairing, error) {
+func watchPairing(ctx context.Context, db *store.DB, steps <-chan pendingStep) (pairing, error) {
 	var res pairing
 	var waiting []pendingStep // oldest first
 	open, wait := true, 5*time.Millisecond
@@ -278,10 +278,10 @@ func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep)
 		}
 		at := time.Now()
 		peek := waiting[:1]
-		paired, err := pairedNow(ctx, conn, peek)
+		paired, err := pairedNow(ctx, db, peek)
 		if err == nil && len(paired) == 1 {
 			peek = waiting[:min(pairPeek, len(waiting))]
-			paired, err = pairedNow(ctx, conn, peek)
+			paired, err = pairedNow(ctx, db, peek)
 		}
 		if err != nil {
 			return res, err
@@ -292,7 +292,7 @@ func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep)
 		}
 		kept := peek[:0]
 		for _, s := range peek {
-			if paired[s.lesson] {
+			if paired[s.LessonEvent] {
 				res.latency = append(res.latency, max(0, at.Sub(s.acked)))
 			} else {
 				kept = append(kept, s)
@@ -320,44 +320,27 @@ func receive(steps <-chan pendingStep, waiting *[]pendingStep, open bool) bool {
 	return false
 }
 
-// pairedNow says which steps have their lesson half paired with their own progress half —
-// what the steps view shows as one step — by lesson event id.
-func pairedNow(ctx context.Context, conn *pgx.Conn, steps []pendingStep) (map[string]bool, error) {
-	var sites []int64
-	var lessons, progress []string
-	for _, s := range steps {
-		sites, lessons, progress = append(sites, s.site), append(lessons, s.lesson), append(progress, s.progress)
+// pairedNow says which steps are seen paired, by lesson event id.
+func pairedNow(ctx context.Context, db *store.DB, steps []pendingStep) (map[string]bool, error) {
+	refs := make([]store.StepRef, len(steps))
+	for i, s := range steps {
+		refs[i] = s.StepRef
 	}
-	rows, err := conn.Query(ctx, `SELECT l.event_id FROM unnest($1::bigint[], $2::text[], $3::text[]) AS w(site, lesson, progress)
-		JOIN learner_events l ON l.site_id = w.site AND l.event_id = w.lesson
-		JOIN learner_events p ON p.id = l.partner_id AND p.event_id = w.progress`, sites, lessons, progress)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	paired := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		paired[id] = true
-	}
-	return paired, err
+	return db.PairedSteps(ctx, refs)
 }
 
 // inboxWaiting counts the bench sites' accepted events that the worker has yet to apply:
 // at once, or once none are left or limit has passed. Until then it only asks whether any
 // are left, which costs PostgreSQL little while the worker it waits for is busy.
-func inboxWaiting(ctx context.Context, conn *pgx.Conn, sites []int64, limit time.Duration) (int64, error) {
-	const where = "FROM inbox WHERE status = 'accepted' AND site_id = ANY($1)"
+func inboxWaiting(ctx context.Context, db *store.DB, sites []int64, limit time.Duration) (int64, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		var some bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 "+where+")", sites).Scan(&some); err != nil || !some {
+		if some, err := db.Unapplied(ctx, 1, sites...); err != nil || some == 0 {
 			return 0, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var n int64
-	err := conn.QueryRow(ctx, "SELECT count(*) "+where, sites).Scan(&n)
-	return n, err
+	return db.Unapplied(ctx, 0, sites...)
 }
 
 // tally counts errors by their text.
@@ -389,7 +372,7 @@ func (t *tally) total() int {
 // fixed rate goes first, on a quiet server; the throughput phase follows once the worker
 // has applied what the first left, so that neither phase pays for the other's backlog.
 // Sizes, memory and CPU are read on the way.
-func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid int, rep *benchReport) error {
+func (l *load) measure(ctx context.Context, o options, db *store.DB, pid int, rep *report) error {
 	lesson, progress := l.step(time.Now())
 	rep.bodies = [2]int{len(lesson.body), len(progress.body)}
 	rss := watchRSS(pid, 100*time.Millisecond)
@@ -402,7 +385,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	// A second at the fixed rate, not counted, opens the connections (HTTP and the server's
 	// database pool) and fills the site cache, as in a server that has been up a while.
 	l.fixedRate(ctx, o.rate, time.Second, make(chan pendingStep, o.rate))
-	if _, err := inboxWaiting(ctx, conn, ids, 5*time.Minute); err != nil {
+	if _, err := inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
 		return err
 	}
 
@@ -410,7 +393,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	watched := make(chan error, 1)
 	go func() {
 		var err error
-		rep.pairing, err = watchPairing(ctx, conn, steps)
+		rep.pairing, err = watchPairing(ctx, db, steps)
 		watched <- err
 	}()
 	before := sampleCPU(pid)
@@ -422,7 +405,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 		return err
 	}
 	var err error
-	if rep.fixedLeft, err = inboxWaiting(ctx, conn, ids, 5*time.Minute); err != nil {
+	if rep.fixedLeft, err = inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
 		return err
 	}
 	rep.fixedApplied = time.Since(fixedEnd)
@@ -430,7 +413,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	before = sampleCPU(pid)
 	rep.throughput = l.throughput(ctx, o.concurrency, o.duration)
 	rep.cpuThroughput = before.to(sampleCPU(pid))
-	if rep.throughputLeft, err = inboxWaiting(ctx, conn, ids, 0); err != nil {
+	if rep.throughputLeft, err = inboxWaiting(ctx, db, ids, 0); err != nil {
 		return err
 	}
 	rep.peakRSS = statusBytes(pid, "VmHWM")
@@ -443,10 +426,7 @@ type cpuTicks struct{ busy, all, load, server float64 }
 
 func sampleCPU(pid int) cpuTicks {
 	c := machineTicks()
-	c.server = procTicks(pid)
-	if pid != os.Getpid() { // served in-process (tests), the load's time is the server's
-		c.load = procTicks(os.Getpid())
-	}
+	c.server, c.load = procTicks(pid), procTicks(os.Getpid())
 	return c
 }
 
