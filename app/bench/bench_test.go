@@ -201,3 +201,12 @@ func TestBenchEvents(t *testing.T) {
 		}
 	}
 }
+
+// Making a step's two signed bodies is on the load's hot path, beside the server it measures.
+func BenchmarkStep(b *testing.B) {
+	l := newLoad("http://127.0.0.1:1", "the-secret", []benchSite{{id: 7, subdomain: "bench-001", gid: benchGIDPrefix + "0001", tenant: "990001"}}, 1)
+	at := time.Now()
+	for b.Loop() {
+		l.step(at)
+	}
+}

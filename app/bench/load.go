@@ -1,11 +1,9 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -61,12 +59,11 @@ const (
 	lessonName  = "Planning Your First Module, Recording Clean Audio, Editing for Pace and Publishing on Any Device"
 	userJSON    = `"user":{"email":"alexandra-catherine.montgomery-fitzgerald.%d@learners.example-academy-of-online-entrepreneurship-and-creative-arts.com",` +
 		`"first_name":"Alexandra-Catherine Elisabeth Marguerite","id":%d,"last_name":"Montgomery-Fitzgerald of Ashby-de-la-Zouch and Kirkby-in-Ashfield, Leicestershire"}`
-	envelopeJSON = `{"id":%q,"resource":%q,"action":%q,"tenant_id":%q,"tenant_global_id":%q,"created_at":%q,"payload":{%s}}`
-	lessonJSON   = `"chapter":{"id":%d,"name":"Chapter %[1]d: ` + chapterName + `"},"course":{"id":%d,"name":"Course %[2]d: ` + courseName + `"},` +
-		`"enrollment":{"id":%d},"lesson":{"id":%d,"name":"Lesson %[4]d: ` + lessonName + `","position":%d,"type":"Video"},` + userJSON
-	progressJSON = `"activated_at":"2026-01-05T09:00:00.000Z","completed_at":null,"course":{"id":%d,"name":"Course %[1]d: ` + courseName + `"},` +
+	lessonJSON = `{"chapter":{"id":%d,"name":"Chapter %[1]d: ` + chapterName + `"},"course":{"id":%d,"name":"Course %[2]d: ` + courseName + `"},` +
+		`"enrollment":{"id":%d},"lesson":{"id":%d,"name":"Lesson %[4]d: ` + lessonName + `","position":%d,"type":"Video"},` + userJSON + `}`
+	progressJSON = `{"activated_at":"2026-01-05T09:00:00.000Z","completed_at":null,"course":{"id":%d,"name":"Course %[1]d: ` + courseName + `"},` +
 		`"course_id":%[1]d,"created_at":"2026-01-05T09:00:00.000Z","expiry_date":null,"free_trial":false,"id":%d,` +
-		`"percentage_completed":"%.2f","started_at":"2026-01-05T09:00:00.000Z","updated_at":%q,` + userJSON
+		`"percentage_completed":"%.2f","started_at":"2026-01-05T09:00:00.000Z","updated_at":%q,` + userJSON + `}`
 )
 
 // learnersPerSite is large enough that a learner's next step comes seconds after the last,
@@ -85,44 +82,35 @@ func (l *load) step(at time.Time) (lesson, progress delivery) {
 	lessonID, chapter, enrollment := course*100+position, course*10+position/10, learner*100+course
 	percent := float64(position+1) * 2.5
 	id := fmt.Sprintf("bench-%s-%d", l.run, n)
-	stamp := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-	later := stamp(at.Add(time.Duration(rand.IntN(6)) * time.Millisecond))
+	later := at.Add(time.Duration(rand.IntN(6)) * time.Millisecond)
 
-	payload := fmt.Sprintf(lessonJSON, chapter, course, enrollment, lessonID, position, learner, learner)
-	lesson = l.sign(site, id+"-l", "lesson.completed",
-		fmt.Appendf(nil, envelopeJSON, id+"-l", "lesson", "completed", site.tenant, site.gid, stamp(at), payload))
-	payload = fmt.Sprintf(progressJSON, course, enrollment, percent, later, learner, learner)
-	progress = l.sign(site, id+"-p", "enrollment.progress",
-		fmt.Appendf(nil, envelopeJSON, id+"-p", "enrollment", "progress", site.tenant, site.gid, later, payload))
+	lesson = l.event(site, id+"-l", "lesson.completed", at,
+		fmt.Appendf(nil, lessonJSON, chapter, course, enrollment, lessonID, position, learner, learner))
+	progress = l.event(site, id+"-p", "enrollment.progress", later,
+		fmt.Appendf(nil, progressJSON, course, enrollment, percent, thinkificdouble.Stamp(later), learner, learner))
 	return lesson, progress
 }
 
-func (l *load) sign(site *benchSite, eventID, topic string, body []byte) delivery {
+// event wraps a payload made from the templates above, signed.
+func (l *load) event(site *benchSite, eventID, topic string, at time.Time, payload []byte) delivery {
+	body, err := thinkificdouble.NewEvent(eventID, topic, site.tenant, site.gid, at, json.RawMessage(payload))
+	if err != nil {
+		panic(err) // the templates make valid JSON; a test checks
+	}
 	return delivery{site: site, eventID: eventID, topic: topic, body: body, signature: thinkificdouble.Sign(l.secret, body)}
 }
 
 // post sends d and waits for the answer. Anything but a 200 "accepted" is an error: a 200
 // "ignored" would mean nothing was stored.
 func (l *load) post(ctx context.Context, d delivery) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(d.body))
-	if err != nil {
+	code, b, err := thinkificdouble.Post(ctx, l.client, l.url, d.topic, d.site.subdomain, d.signature, d.body)
+	if code == 0 {
 		return err
 	}
-	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Thinkific-Topic", d.topic)
-	h.Set("X-Thinkific-Subdomain", d.site.subdomain)
-	h.Set("X-Thinkific-Hmac-Sha256", d.signature)
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	var answer struct{ Status, Error string }
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	json.Unmarshal(b, &answer)
-	if resp.StatusCode != http.StatusOK || answer.Status != "accepted" {
-		return fmt.Errorf("HTTP %d %s%s", resp.StatusCode, answer.Status, answer.Error)
+	if code != http.StatusOK || answer.Status != "accepted" {
+		return fmt.Errorf("HTTP %d %s%s", code, answer.Status, answer.Error)
 	}
 	return nil
 }

@@ -2,13 +2,11 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -246,8 +244,9 @@ var demoNames = []string{"Ada", "Bea", "Cyrus", "Dana", "Emil", "Fatima", "Goran
 
 func (p *player) event(s *Site, topic string, at time.Time, pair int, payload any) event {
 	p.nextID++
-	resource, action, _ := strings.Cut(topic, ".")
-	body, _ := json.Marshal(thinkificdouble.Event{ID: fmt.Sprint(p.nextID), Resource: resource, Action: action,
-		TenantID: s.Thinkific.TenantID(), TenantGlobalID: s.Thinkific.GID(), CreatedAt: at.UTC().Format("2006-01-02T15:04:05.000Z"), Payload: payload})
+	body, err := thinkificdouble.NewEvent(fmt.Sprint(p.nextID), topic, s.Thinkific.TenantID(), s.Thinkific.GID(), at, payload)
+	if err != nil {
+		panic(err) // payloads are maps of plain values
+	}
 	return event{site: s, topic: topic, body: body, at: at, pair: pair}
 }
