@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strideapp/stride/app/internal/loopback"
 )
 
 // Config is everything Stride reads from its environment.
@@ -209,19 +210,10 @@ func parseBaseURL(raw string) (*url.URL, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("must not carry a query, fragment or credentials, got %q", raw)
 	}
-	if u.Scheme == "http" && !IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return nil, fmt.Errorf("must use https unless its host is a loopback address, got %q", raw)
 	}
 	return u, nil
-}
-
-// IsLoopback reports whether host names this machine.
-func IsLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // postgresDSN checks a Heroku-style URL and settles TLS: required for any host that is not
@@ -236,7 +228,7 @@ func postgresDSN(raw string) (string, error) {
 	if host == "" {
 		host = q.Get("host")
 	}
-	local := host == "" || strings.HasPrefix(host, "/") || IsLoopback(host)
+	local := host == "" || strings.HasPrefix(host, "/") || loopback.Host(host)
 	switch mode := q.Get("sslmode"); {
 	case local:
 	case mode == "":

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -185,7 +184,7 @@ func checkOneAccepted(t testing.TB, recs []*record) {
 // 503 although the database was up.
 func checkNoDeadlocks(t testing.TB, pg *postgres) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(pg.dir, "postgres.log"))
+	b, err := os.ReadFile(pg.Log)
 	if err != nil {
 		t.Fatal(err)
 	}

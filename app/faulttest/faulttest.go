@@ -11,11 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/strideapp/stride/app/internal/loopback"
+	"github.com/strideapp/stride/app/internal/testdb"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
@@ -25,25 +26,6 @@ const (
 	clientSecret = "fault-test-client-secret"
 	secretKey    = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 )
-
-// build compiles ./app/cmd/stride into dir and returns the binary's path.
-func build(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the module (go env GOMOD says %q)", gomod)
-	}
-	bin := filepath.Join(dir, "stride")
-	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/stride")
-	cmd.Dir = filepath.Dir(gomod)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./app/cmd/stride: %v\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // server is `stride serve` running as a child process; it can be killed and started again
 // on the same port and log file.
@@ -59,7 +41,10 @@ type server struct {
 
 func newServer(t testing.TB, bin string, pg *postgres) *server {
 	t.Helper()
-	port := freePort(t)
+	port, err := loopback.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := &server{t: t, bin: bin, URL: url, log: filepath.Join(t.TempDir(), "stride.log")}
 	s.env = append(os.Environ(),
@@ -79,7 +64,7 @@ func newServer(t testing.TB, bin string, pg *postgres) *server {
 			s.kill()
 		}
 		if t.Failed() {
-			t.Logf("stride log (last lines):\n%s", tail(s.log, 40))
+			t.Logf("stride log (last lines):\n%s", testdb.Tail(s.log, 40))
 		}
 	})
 	return s
@@ -124,11 +109,11 @@ func (s *server) start() {
 		}
 		select {
 		case <-exited:
-			s.t.Fatalf("stride serve exited before it was healthy: %v\n%s", s.cmd.ProcessState, tail(s.log, 40))
+			s.t.Fatalf("stride serve exited before it was healthy: %v\n%s", s.cmd.ProcessState, testdb.Tail(s.log, 40))
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("stride serve not healthy within 20 s (last: %v)\n%s", err, tail(s.log, 40))
+			s.t.Fatalf("stride serve not healthy within 20 s (last: %v)\n%s", err, testdb.Tail(s.log, 40))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

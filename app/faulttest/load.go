@@ -3,11 +3,9 @@
 package faulttest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -58,12 +56,10 @@ func (g *events) next() *event {
 	user := map[string]any{"id": learner, "email": fmt.Sprintf("learner%d@example.com", learner),
 		"first_name": "Learner", "last_name": fmt.Sprint(learner)}
 	ev := &event{Site: s, ID: fmt.Sprintf("%s%09d", g.start.Format("20060102150405"), n)}
-	envelope := map[string]any{"id": ev.ID, "tenant_id": s.TenantID, "tenant_global_id": s.GID}
+	created, payload := at, any(nil)
 	if n%2 == 0 {
 		ev.Topic = "lesson.completed"
-		envelope["resource"], envelope["action"] = "lesson", "completed"
-		envelope["created_at"] = stamp(at)
-		envelope["payload"] = map[string]any{
+		payload = map[string]any{
 			"chapter":    map[string]any{"id": course*10 + position/5, "name": fmt.Sprintf("Chapter %d", position/5+1)},
 			"course":     map[string]any{"id": course, "name": fmt.Sprintf("Course %d", course)},
 			"enrollment": map[string]any{"id": enrollment},
@@ -73,24 +69,21 @@ func (g *events) next() *event {
 		}
 	} else {
 		ev.Topic = "enrollment.progress"
-		envelope["resource"], envelope["action"] = "enrollment", "progress"
-		envelope["created_at"] = stamp(at.Add(150 * time.Millisecond))
-		envelope["payload"] = map[string]any{
+		created = at.Add(150 * time.Millisecond)
+		payload = map[string]any{
 			"id": enrollment, "course_id": course, "course": map[string]any{"id": course, "name": fmt.Sprintf("Course %d", course)},
 			"user": user, "percentage_completed": fmt.Sprintf("%.1f", float64(position+1)*100/lessonsPerCourse),
-			"activated_at": stamp(g.start), "started_at": stamp(g.start), "created_at": stamp(g.start),
-			"updated_at": stamp(at), "completed_at": nil, "expiry_date": nil, "free_trial": false,
+			"activated_at": thinkificdouble.Stamp(g.start), "started_at": thinkificdouble.Stamp(g.start), "created_at": thinkificdouble.Stamp(g.start),
+			"updated_at": thinkificdouble.Stamp(at), "completed_at": nil, "expiry_date": nil, "free_trial": false,
 		}
 	}
-	body, err := json.Marshal(envelope)
+	body, err := thinkificdouble.NewEvent(ev.ID, ev.Topic, s.TenantID, s.GID, created, payload)
 	if err != nil {
 		panic(err)
 	}
 	ev.Body = body
 	return ev
 }
-
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // answer is what one delivery attempt got back.
 type answer struct {
@@ -149,21 +142,12 @@ func newLedger(url string) *ledger {
 // deliver POSTs ev as Thinkific does and records the answer.
 func (l *ledger) deliver(ev *event) answer {
 	a := answer{Sent: time.Now()}
-	req, err := http.NewRequest(http.MethodPost, l.url+"/webhooks/thinkific", bytes.NewReader(ev.Body))
-	if err != nil {
-		panic(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Thinkific-Topic", ev.Topic)
-	req.Header.Set("X-Thinkific-Subdomain", ev.Site.Subdomain)
-	req.Header.Set("X-Thinkific-Hmac-Sha256", thinkificdouble.Sign(clientSecret, ev.Body))
-	resp, err := l.client.Do(req)
-	if err != nil {
+	status, body, err := thinkificdouble.Post(context.Background(), l.client, l.url+"/webhooks/thinkific",
+		ev.Topic, ev.Site.Subdomain, thinkificdouble.Sign(clientSecret, ev.Body), ev.Body)
+	if status == 0 {
 		a.Err = err
 	} else {
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		a.Status = resp.StatusCode
+		a.Status = status
 		var out struct {
 			Status  string `json:"status"`
 			EventID string `json:"event_id"`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/strideapp/stride/app/internal/stridebin"
 )
 
 // strideBin is the stride binary every test runs, built once.
@@ -20,7 +22,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	if strideBin, err = build(dir); err != nil {
+	if strideBin, err = stridebin.Build(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "faulttest: %v\n", err)
 		return 1
 	}

@@ -34,13 +34,13 @@ func databaseOutage(t *testing.T, mode string) {
 
 	time.Sleep(1500 * time.Millisecond)
 	stopping := time.Now()
-	if err := pg.stop(mode); err != nil {
+	if err := pg.Stop(mode); err != nil {
 		t.Fatal(err)
 	}
 	down := time.Now()
 	time.Sleep(4 * time.Second)
 	starting := time.Now()
-	if err := pg.start(); err != nil {
+	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
 	up := time.Now()

@@ -96,3 +96,11 @@ func (k *Keyring) Open(keyID string, sealed, aad []byte) ([]byte, error) {
 	}
 	return plain, nil
 }
+
+// RandomHex is n random bytes, hex-encoded: a fresh SECRET_KEY (n = 32), client secret or
+// id for a run of the tools.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,7 +1,6 @@
 package simulate
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 // delivery is one POST as Thinkific makes it.
@@ -77,29 +78,18 @@ func (s *sender) send(ctx context.Context, d delivery) outcome {
 }
 
 func (s *sender) post(ctx context.Context, d delivery) outcome {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(d.Body))
-	if err != nil {
-		return outcome{Detail: err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Thinkific-Webhooks (stride simulate)")
-	req.Header.Set("X-Thinkific-Topic", d.Topic)
-	req.Header.Set("X-Thinkific-Hmac-Sha256", d.Signature)
-	req.Header.Set("X-Thinkific-Subdomain", d.Subdomain)
 	start := time.Now()
-	resp, err := s.client.Do(req)
-	if err != nil {
+	code, body, err := thinkificdouble.Post(ctx, s.client, s.url, d.Topic, d.Subdomain, d.Signature, d.Body)
+	if code == 0 {
 		return outcome{Detail: err.Error(), Latency: time.Since(start)}
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	o := outcome{Code: resp.StatusCode, Latency: time.Since(start)}
+	o := outcome{Code: code, Latency: time.Since(start)}
 	var answer struct {
 		Status string `json:"status"`
 	}
-	if resp.StatusCode == http.StatusOK && json.Unmarshal(body, &answer) == nil {
+	if code == http.StatusOK && json.Unmarshal(body, &answer) == nil {
 		o.Status = answer.Status
-	} else if resp.StatusCode != http.StatusOK {
+	} else if code != http.StatusOK {
 		o.Detail = strings.Join(strings.Fields(string(body)), " ")
 		if len(o.Detail) > 120 {
 			o.Detail = o.Detail[:120] + "…"

@@ -1,11 +1,12 @@
 package simulate
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
 	"time"
+
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 // event is one body ready to sign and post.
@@ -14,18 +15,6 @@ type event struct {
 	ID    string
 	At    time.Time
 	Body  []byte
-}
-
-// envelope is Thinkific's; tenant fields are left out when not given, as
-// older events leave out tenant_global_id.
-type envelope struct {
-	ID             string `json:"id"`
-	Resource       string `json:"resource"`
-	Action         string `json:"action"`
-	TenantID       string `json:"tenant_id,omitempty"`
-	TenantGlobalID string `json:"tenant_global_id,omitempty"`
-	CreatedAt      string `json:"created_at"`
-	Payload        any    `json:"payload"`
 }
 
 type person struct {
@@ -103,12 +92,10 @@ func (f *fixture) newID() string {
 
 // build wraps payload in a new envelope for topic, created at at.
 func (f *fixture) build(topic string, at time.Time, payload any) (event, error) {
-	resource, action, _ := strings.Cut(topic, ".")
 	id := f.newID()
-	body, err := json.Marshal(envelope{ID: id, Resource: resource, Action: action, TenantID: f.tenantID,
-		TenantGlobalID: f.gid, CreatedAt: stamp(at), Payload: payload})
+	body, err := thinkificdouble.NewEvent(id, topic, f.tenantID, f.gid, at, payload)
 	if err != nil {
-		return event{}, fmt.Errorf("simulate: encode %s: %w", topic, err)
+		return event{}, fmt.Errorf("simulate: %w", err)
 	}
 	return event{Topic: topic, ID: id, At: at, Body: body}, nil
 }
@@ -149,15 +136,15 @@ func (f *fixture) enrollment(at time.Time, percent float64) map[string]any {
 	p := f.learner
 	var started, completed any
 	if percent > 0 {
-		started = stamp(f.startedAt)
+		started = thinkificdouble.Stamp(f.startedAt)
 	}
 	if percent >= 100 {
-		completed = stamp(at)
+		completed = thinkificdouble.Stamp(at)
 	}
 	return map[string]any{"id": p.EnrollmentID, "course": map[string]any{"id": p.CourseID, "name": p.Course},
 		"course_id": p.CourseID, "user": f.user(), "percentage_completed": fmt.Sprintf("%.1f", percent),
-		"activated_at": stamp(f.enrolledAt), "started_at": started, "completed_at": completed, "expiry_date": nil,
-		"free_trial": false, "created_at": stamp(f.enrolledAt), "updated_at": stamp(at)}
+		"activated_at": thinkificdouble.Stamp(f.enrolledAt), "started_at": started, "completed_at": completed, "expiry_date": nil,
+		"free_trial": false, "created_at": thinkificdouble.Stamp(f.enrolledAt), "updated_at": thinkificdouble.Stamp(at)}
 }
 
 // lesson is the payload of lesson.completed for the lesson at position i.
@@ -178,28 +165,25 @@ func (f *fixture) generic(topic string, at time.Time) map[string]any {
 	resource, _, _ := strings.Cut(topic, ".")
 	switch resource {
 	case "course":
-		return map[string]any{"id": p.CourseID, "name": p.Course, "slug": slug(p.Course), "created_at": stamp(f.enrolledAt), "updated_at": stamp(at)}
+		return map[string]any{"id": p.CourseID, "name": p.Course, "slug": slug(p.Course), "created_at": thinkificdouble.Stamp(f.enrolledAt), "updated_at": thinkificdouble.Stamp(at)}
 	case "user":
 		u := f.user()
-		u["created_at"], u["updated_at"] = stamp(f.enrolledAt), stamp(at)
+		u["created_at"], u["updated_at"] = thinkificdouble.Stamp(f.enrolledAt), thinkificdouble.Stamp(at)
 		return u
 	case "lead":
-		return map[string]any{"id": id, "email": p.Email, "first_name": p.First, "last_name": p.Last, "created_at": stamp(at)}
+		return map[string]any{"id": id, "email": p.Email, "first_name": p.First, "last_name": p.Last, "created_at": thinkificdouble.Stamp(at)}
 	case "quiz":
 		return map[string]any{"quiz": map[string]any{"id": id, "name": "Check your understanding"},
 			"course": map[string]any{"id": p.CourseID, "name": p.Course}, "lesson": map[string]any{"id": f.lessonIDBase},
 			"user": f.user(), "result": map[string]any{"grade": 80.0, "correct_count": 4, "incorrect_count": 1}, "attempts": 1}
 	case "order", "order_transaction", "subscription":
 		return map[string]any{"id": id, "user": f.user(), "product_id": p.CourseID, "product_name": p.Course,
-			"amount_cents": 4900, "amount_dollars": "49.0", "currency": "USD", "status": "complete", "created_at": stamp(at)}
+			"amount_cents": 4900, "amount_dollars": "49.0", "currency": "USD", "status": "complete", "created_at": thinkificdouble.Stamp(at)}
 	case "product", "plan":
 		return map[string]any{"id": id, "name": p.Course, "productable_id": p.CourseID, "productable_type": "Course",
-			"created_at": stamp(f.enrolledAt), "updated_at": stamp(at)}
+			"created_at": thinkificdouble.Stamp(f.enrolledAt), "updated_at": thinkificdouble.Stamp(at)}
 	}
-	return map[string]any{"id": id, "created_at": stamp(at)}
+	return map[string]any{"id": id, "created_at": thinkificdouble.Stamp(at)}
 }
-
-// stamp is Thinkific's created_at: ISO 8601 UTC with milliseconds.
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func slug(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) }

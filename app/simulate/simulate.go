@@ -10,13 +10,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/strideapp/stride/app/events"
+	"github.com/strideapp/stride/app/internal/loopback"
 )
 
 const webhookPath = "/webhooks/thinkific"
@@ -160,7 +160,7 @@ func (c *config) endpoint() (string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", fmt.Errorf("simulate: --target %q is not an http(s) URL", c.target)
 	}
-	if !loopback(u.Hostname()) {
+	if !loopback.Host(u.Hostname()) {
 		if !c.allowRemote {
 			return "", fmt.Errorf("simulate: refusing --target %s: it is not this machine, and a deployed Stride holds real sites' data; "+
 				"these events would land among it. Give --allow-remote if that is what you mean", u.Host)
@@ -174,13 +174,4 @@ func (c *config) endpoint() (string, error) {
 		u.Path = strings.TrimSuffix(u.Path, "/") + webhookPath
 	}
 	return u.String(), nil
-}
-
-// loopback reports whether host is this machine: localhost, 127.0.0.0/8 or ::1.
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

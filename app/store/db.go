@@ -262,8 +262,8 @@ func dbError(err error, what string) error {
 
 var lockSkipLocked = clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}
 
-// Gorm is the underlying handle, for tests and tools that check the database directly.
-// Application code goes through the store's methods.
+// Gorm is the underlying handle, for tests only: they check the database directly. The
+// application and the tools go through the store's methods.
 func (db *DB) Gorm() *gorm.DB { return db.gorm }
 
 // retryConflicts runs fn again, twice at most, when PostgreSQL aborted it for a deadlock or

@@ -28,37 +28,82 @@ type Delivery struct {
 	Err       error       // transport error, timeout or non-2xx status
 }
 
-// Event is the envelope Thinkific posts.
+// Event is the envelope Thinkific posts. Tenant fields are left out when empty, as older
+// events leave out tenant_global_id.
 type Event struct {
 	ID             string `json:"id"`
 	Resource       string `json:"resource"`
 	Action         string `json:"action"`
-	TenantID       string `json:"tenant_id"`
-	TenantGlobalID string `json:"tenant_global_id"`
+	TenantID       string `json:"tenant_id,omitempty"`
+	TenantGlobalID string `json:"tenant_global_id,omitempty"`
 	CreatedAt      string `json:"created_at"`
 	Payload        any    `json:"payload"`
 }
+
+// NewEvent is the body of a topic's event: payload in Thinkific's envelope. A payload
+// already encoded can be given as json.RawMessage.
+func NewEvent(id, topic, tenantID, gid string, at time.Time, payload any) ([]byte, error) {
+	resource, action, _ := strings.Cut(topic, ".")
+	body, err := json.Marshal(Event{ID: id, Resource: resource, Action: action, TenantID: tenantID,
+		TenantGlobalID: gid, CreatedAt: Stamp(at), Payload: payload})
+	if err != nil {
+		return nil, fmt.Errorf("encode %s event: %w", topic, err)
+	}
+	return body, nil
+}
+
+// Stamp is Thinkific's created_at: ISO 8601 UTC with milliseconds.
+func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// NewRequest is a webhook delivery as Thinkific makes it: body POSTed to url with the
+// topic, the site and the signature (see Sign) in its headers.
+func NewRequest(ctx context.Context, url, topic, subdomain, signature string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Thinkific-Webhooks (stride)")
+	req.Header.Set("X-Thinkific-Topic", topic)
+	req.Header.Set("X-Thinkific-Hmac-Sha256", signature)
+	req.Header.Set("X-Thinkific-Subdomain", subdomain)
+	return req, nil
+}
+
+// Post delivers body as NewRequest makes it and returns the answer's status and up to
+// 64 KB of its body. Any status is an answer; err is for no answer.
+func Post(ctx context.Context, client *http.Client, url, topic, subdomain, signature string, body []byte) (status int, answer []byte, err error) {
+	req, err := NewRequest(ctx, url, topic, subdomain, signature, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody)) // lets the connection be reused
+	return resp.StatusCode, answer, err
+}
+
+// maxAnswer is as much of an answer as a sender reads: Stride's are a line of JSON.
+const maxAnswer = 64 << 10
 
 // Deliver wraps payload in a new event envelope for topic and posts it to every active
 // webhook of the site with that topic. It fails only on a bad topic or payload; each
 // target's outcome is in the returned deliveries. There are no retries: call again to
 // play Thinkific's retry.
 func (s *Site) Deliver(ctx context.Context, topic string, payload any) ([]Delivery, error) {
-	resource, action, ok := strings.Cut(topic, ".")
-	if !ok || !validTopic(topic) {
+	if !validTopic(topic) {
 		return nil, fmt.Errorf("thinkificdouble: unknown topic %q", topic)
 	}
 	s.d.mu.Lock()
 	id, now := s.d.newID()
 	s.d.mu.Unlock()
-	body, err := json.Marshal(Event{
-		ID: id, Resource: resource, Action: action,
-		TenantID: s.tenantID, TenantGlobalID: s.gid,
-		CreatedAt: now.Format("2006-01-02T15:04:05.000Z"),
-		Payload:   payload,
-	})
+	body, err := NewEvent(id, topic, s.tenantID, s.gid, now, payload)
 	if err != nil {
-		return nil, fmt.Errorf("thinkificdouble: encode event: %w", err)
+		return nil, fmt.Errorf("thinkificdouble: %w", err)
 	}
 	return s.DeliverRaw(ctx, topic, body), nil
 }
@@ -95,16 +140,11 @@ func (s *Site) post(ctx context.Context, client *http.Client, id, url, topic, si
 	dl := Delivery{WebhookID: id, URL: url, Body: body}
 	ctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req, err := NewRequest(ctx, url, topic, s.subdomain, signature, body)
 	if err != nil {
 		dl.Err = err
 		return dl
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "Thinkific-Webhooks (stride test double)")
-	req.Header.Set("X-Thinkific-Topic", topic)
-	req.Header.Set("X-Thinkific-Hmac-Sha256", signature)
-	req.Header.Set("X-Thinkific-Subdomain", s.subdomain)
 	dl.Header = req.Header.Clone()
 
 	resp, err := client.Do(req)

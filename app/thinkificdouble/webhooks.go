@@ -3,11 +3,12 @@ package thinkificdouble
 import (
 	"encoding/base64"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/strideapp/stride/app/internal/loopback"
 )
 
 const (
@@ -49,17 +50,9 @@ func (d *Double) validTarget(target string) bool {
 	case "https":
 		return true
 	case "http":
-		return !d.cfg.StrictHTTPS && isLoopback(u.Hostname())
+		return !d.cfg.StrictHTTPS && loopback.Host(u.Hostname())
 	}
 	return false
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // api authenticates the bearer token, then applies, in order, injected faults, the rate

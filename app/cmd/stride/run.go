@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/strideapp/stride/app/bench"
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/demo"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/progress"
@@ -34,9 +37,9 @@ var commands = map[string]struct {
 	"serve":       {"web server and in-process worker", serve},
 	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
-	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", demo},
+	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", runDemo},
 	"simulate":    {"send signed test events (modes: one, journey, duplicates, bad-signature, replay) to a running Stride", simulate.Run},
-	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench},
+	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench.Run},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
 }
 
@@ -135,12 +138,12 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 	if err != nil {
 		return err
 	}
-	return a.serve(ctx, l, nil)
+	return a.Serve(ctx, l, nil)
 }
 
 // serve answers HTTP on l, with the background work beside it, until ctx ends; ready (may
 // be nil) is called once requests are being taken.
-func (a *app) serve(ctx context.Context, l net.Listener, ready func()) error {
+func (a *app) Serve(ctx context.Context, l net.Listener, ready func()) error {
 	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
@@ -206,4 +209,36 @@ func dbKind(db *store.DB) string {
 		return "postgresql"
 	}
 	return "sqlite"
+}
+
+func runDemo(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
+	return demo.Run(ctx, args, stdout, startDemo)
+}
+
+// startDemo wires Stride for the demo, from the environment the demo makes, logging nothing.
+func startDemo(ctx context.Context, getenv func(string) string) (demo.Stride, error) {
+	return start(ctx, getenv, io.Discard)
+}
+
+func (a *app) DrainInstalls(ctx context.Context) { a.install.Drain(ctx) }
+
+func (a *app) Unapplied(ctx context.Context) (int64, error) { return a.db.Unapplied(ctx, 0) }
+
+func (a *app) LaunchURL(subdomain, gid string) string {
+	return server.LaunchURL(a.cfg.AppURL.String(), a.cfg.ClientSecret, subdomain, gid, time.Now())
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func benchPages(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	return bench.RunPages(ctx, args, getenv, stdout, bench.Dashboard{Handler: dashboard, LaunchURL: server.LaunchURL})
+}
+
+// dashboard is Stride's HTTP handler over db alone: no installs, no deliveries.
+func dashboard(cfg *config.Config, db *store.DB) (http.Handler, error) {
+	srv, err := server.New(cfg, server.Deps{DB: db, Clock: stride.SystemClock{}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	return srv.Handler(), nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strideapp/stride/app/internal/loopback"
 	"github.com/strideapp/stride/app/internal/testdb"
 )
 
@@ -35,16 +35,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// testEnv is a complete environment for serve on a free port, with extra on top.
+func testEnv(t *testing.T, extra map[string]string) (getenv func(string) string, port int) {
+	port, err := loopback.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func testEnv(t *testing.T, port int, extra map[string]string) func(string) string {
 	env := map[string]string{
 		"PORT":                    fmt.Sprint(port),
 		"DATA_DIR":                t.TempDir(),
@@ -55,7 +51,7 @@ func testEnv(t *testing.T, port int, extra map[string]string) func(string) strin
 	for k, v := range extra {
 		env[k] = v
 	}
-	return func(k string) string { return env[k] }
+	return func(k string) string { return env[k] }, port
 }
 
 // serve starts `stride serve` and returns a stop function that reports how it ended.
@@ -93,9 +89,9 @@ func waitHealthy(t *testing.T, port int) *http.Response {
 // The README's run path: serve on the embedded database answers /healthz, and stops
 // cleanly when told to.
 func TestServeOnSQLite(t *testing.T) {
-	port := freePort(t)
+	env, port := testEnv(t, nil)
 	var out syncBuffer
-	stop := startServe(t, testEnv(t, port, nil), &out)
+	stop := startServe(t, env, &out)
 	if resp := waitHealthy(t, port); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz %d", resp.StatusCode)
 	}
@@ -116,8 +112,7 @@ func TestServeOnSQLite(t *testing.T) {
 // On PostgreSQL, serve refuses a schema that `stride migrate` has not brought up to date.
 func TestServeOnPostgresNeedsMigrate(t *testing.T) {
 	dbURL := testdb.Postgres(t)
-	port := freePort(t)
-	env := testEnv(t, port, map[string]string{"DATABASE_URL": dbURL})
+	env, port := testEnv(t, map[string]string{"DATABASE_URL": dbURL})
 	var out syncBuffer
 	err := run(context.Background(), []string{"serve"}, env, &out)
 	if err == nil || !strings.Contains(err.Error(), "stride migrate") {

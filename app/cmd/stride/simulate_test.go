@@ -8,14 +8,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strideapp/stride/app/demo"
 )
 
 // Every mode of `stride simulate` against a real, running Stride (the demo's), with the
 // outcome Stride gives: accepted, duplicates ignored, a bad signature refused.
 func TestSimulateAgainstStride(t *testing.T) {
-	o := demoOptions{addr: "127.0.0.1:0", sites: 1, learners: 1, speed: 1e6, seed: 9, dataDir: t.TempDir(), exit: true}
-	o.check = func(appURL, secret string, sites []*demoSite) error {
-		site := sites[0].site
+	o := demo.Options{Addr: "127.0.0.1:0", Sites: 1, Learners: 1, Speed: 1e6, Seed: 9, DataDir: t.TempDir(), Exit: true}
+	o.Check = func(appURL, secret string, sites []*demo.Site) error {
+		site := sites[0].Thinkific
 		jsonl := filepath.Join(t.TempDir(), "deliveries.jsonl")
 		line := `{"id":"77700000000000000000001","resource":"lesson","action":"completed","tenant_id":"` + site.TenantID() +
 			`","tenant_global_id":"` + site.GID() + `","created_at":"` + time.Now().UTC().Format("2006-01-02T15:04:05.000Z") +
@@ -51,7 +53,7 @@ func TestSimulateAgainstStride(t *testing.T) {
 		}
 		return nil
 	}
-	if _, err := runDemo(context.Background(), o, &bytes.Buffer{}); err != nil {
+	if _, err := demo.Play(context.Background(), o, startDemo, &bytes.Buffer{}); err != nil {
 		t.Fatal(err)
 	}
 }

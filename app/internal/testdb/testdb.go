@@ -9,12 +9,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -34,13 +30,13 @@ func run(m *testing.M) int {
 		adminURL = u
 		return m.Run()
 	}
-	stop, u, err := startServer()
+	c, err := StartCluster(false)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: no PostgreSQL for the tests: %v\n(set TEST_DATABASE_URL, or PG_BIN to PostgreSQL's server binaries)\n", err)
 		return 1
 	}
-	defer stop()
-	adminURL = u
+	defer c.Remove()
+	adminURL = c.URL
 	return m.Run()
 }
 
@@ -76,84 +72,4 @@ func Postgres(t testing.TB) string {
 	}
 	return fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable",
 		cfg.User, cfg.Password, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), name)
-}
-
-// startServer initialises and starts a private PostgreSQL cluster on a free loopback port.
-func startServer() (stop func(), url string, err error) {
-	bin := os.Getenv("PG_BIN")
-	if bin == "" {
-		bin = "/usr/lib/postgresql/15/bin"
-	}
-	if _, err := os.Stat(filepath.Join(bin, "initdb")); err != nil {
-		return nil, "", err
-	}
-	dir, err := os.MkdirTemp("", "stride-pg-")
-	if err != nil {
-		return nil, "", err
-	}
-	cleanup := func() { os.RemoveAll(dir) }
-	// PostgreSQL refuses to run as root: run it as the postgres user then.
-	asUser := func(name string, args ...string) *exec.Cmd { return exec.Command(name, args...) }
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			cleanup()
-			return nil, "", fmt.Errorf("running as root and no postgres user: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			cleanup()
-			return nil, "", err
-		}
-		asUser = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	if out, err := asUser(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
-		cleanup()
-		return nil, "", fmt.Errorf("initdb: %v: %s", err, out)
-	}
-	port, err := freePort()
-	if err != nil {
-		cleanup()
-		return nil, "", err
-	}
-	cmd := asUser(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port), "-k", dir,
-		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	cmd.Stdout, cmd.Stderr = nil, nil
-	if err := cmd.Start(); err != nil {
-		cleanup()
-		return nil, "", err
-	}
-	url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-	stop = func() {
-		asUser(filepath.Join(bin, "pg_ctl"), "stop", "-D", data, "-m", "immediate").Run()
-		cmd.Wait()
-		cleanup()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			conn.Close(context.Background())
-			return stop, url, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, "", fmt.Errorf("server did not start: %w", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bytes"
@@ -6,46 +6,58 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/strideapp/stride/app/events"
+	"github.com/strideapp/stride/app/internal/stridebin"
 	"github.com/strideapp/stride/app/internal/testdb"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
 )
 
-// inProcessServe starts `stride serve` in this process: a test's executable is the test
-// binary, which cannot be re-executed as stride.
-func inProcessServe(out io.Writer) benchStarter {
-	return func(env map[string]string) (*benchServer, error) {
-		ctx, cancel := context.WithCancel(context.Background())
-		serve := func() error { return run(ctx, []string{"serve"}, func(k string) string { return env[k] }, out) }
-		return newBenchServer(os.Getpid(), cancel, serve), nil
-	}
-}
+func TestMain(m *testing.M) { testdb.Main(m) }
 
-func benchSitesIn(t *testing.T, dbURL string) int {
+func openStore(t *testing.T, dbURL string) *store.DB {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), dbURL)
+	keys, _ := secret.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: dbURL, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM sites WHERE gid LIKE $1", benchGIDPrefix+"%").Scan(&n); err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// benchSitesIn counts which of the first n sites the bench installs are in the database.
+func benchSitesIn(t *testing.T, dbURL string, n int) int {
+	t.Helper()
+	db, found := openStore(t, dbURL), 0
+	for i := range n {
+		_, err := db.SiteByGID(context.Background(), fmt.Sprintf("%s%04d", benchGIDPrefix, i+1))
+		switch {
+		case err == nil:
+			found++
+		case stride.ErrorCode(err) != stride.ENOTFOUND:
+			t.Fatal(err)
+		}
 	}
-	return n
+	return found
 }
 
 // A short run against a real server and PostgreSQL: every figure is reported, no delivery
 // fails, every step is seen paired, and the bench's sites go unless --keep.
 func TestBenchReportsEveryFigure(t *testing.T) {
+	// The test binary is not stride: build the stride the bench runs as its server.
+	exe, err := stridebin.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name      string
 		args      []string
@@ -56,16 +68,15 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbURL := testdb.Postgres(t)
-			var logs syncBuffer
-			o, err := parseBenchFlags(append([]string{"--duration", "500ms", "--rate", "200", "--concurrency", "4", "--sites", "2"}, tc.args...), io.Discard)
+			o, err := parseFlags(append([]string{"--duration", "500ms", "--rate", "200", "--concurrency", "4", "--sites", "2"}, tc.args...), io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
-			o.start = inProcessServe(&logs)
+			o.exe = exe // logs to stderr, which the test shows
 			var out bytes.Buffer
 			env := map[string]string{"DATABASE_URL": dbURL}
-			if err := runBench(context.Background(), o, func(k string) string { return env[k] }, &out); err != nil {
-				t.Fatalf("%v\n%s\nserver logs:\n%s", err, out.String(), logs.String())
+			if err := run(context.Background(), o, func(k string) string { return env[k] }, &out); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
 			}
 			report := out.String()
 			for _, want := range []string{
@@ -86,7 +97,7 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 			if strings.Contains(report, "error ") {
 				t.Errorf("report shows errors:\n%s", report)
 			}
-			if n := benchSitesIn(t, dbURL); n != tc.wantSites {
+			if n := benchSitesIn(t, dbURL, 2); n != tc.wantSites {
 				t.Errorf("%d bench sites left, want %d", n, tc.wantSites)
 			}
 		})
@@ -96,18 +107,11 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 func TestBenchRefuses(t *testing.T) {
 	withForeignSite := func(t *testing.T) string {
 		dbURL := testdb.Postgres(t)
-		env := map[string]string{"DATABASE_URL": dbURL}
-		if err := run(context.Background(), []string{"migrate"}, func(k string) string { return env[k] }, io.Discard); err != nil {
+		db := openStore(t, dbURL)
+		if _, err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		conn, err := pgx.Connect(context.Background(), dbURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(context.Background(), `INSERT INTO sites (subdomain, gid, installed_at, webhooks_due_at, created_at, updated_at)
-			VALUES ('acme', 'real-gid', now(), now(), now(), now())`)
-		if err != nil {
+		if _, _, err := db.SaveInstall(context.Background(), store.Install{Subdomain: "acme", GID: "real-gid"}); err != nil {
 			t.Fatal(err)
 		}
 		return dbURL
@@ -122,9 +126,9 @@ func TestBenchRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{"DATABASE_URL": tc.dbURL(t)}
-			o, _ := parseBenchFlags(nil, io.Discard)
-			o.start = func(map[string]string) (*benchServer, error) { t.Fatal("a server was started"); return nil, nil }
-			err := runBench(context.Background(), o, func(k string) string { return env[k] }, io.Discard)
+			o, _ := parseFlags(nil, io.Discard)
+			o.exe = "/nonexistent/stride" // starting a server would fail with another error
+			err := run(context.Background(), o, func(k string) string { return env[k] }, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}
@@ -145,7 +149,7 @@ func TestBenchFlags(t *testing.T) {
 		{"unknown flag", []string{"--fast"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o, err := parseBenchFlags(tc.args, io.Discard)
+			o, err := parseFlags(tc.args, io.Discard)
 			if (err == nil) != tc.ok {
 				t.Fatalf("err %v, want ok=%v", err, tc.ok)
 			}
@@ -195,5 +199,14 @@ func TestBenchEvents(t *testing.T) {
 		if gap := pe.CreatedAt.Sub(le.CreatedAt); gap < 0 || gap > 5*time.Millisecond {
 			t.Errorf("halves %v apart", gap)
 		}
+	}
+}
+
+// Making a step's two signed bodies is on the load's hot path, beside the server it measures.
+func BenchmarkStep(b *testing.B) {
+	l := newLoad("http://127.0.0.1:1", "the-secret", []benchSite{{id: 7, subdomain: "bench-001", gid: benchGIDPrefix + "0001", tenant: "990001"}}, 1)
+	at := time.Now()
+	for b.Loop() {
+		l.step(at)
 	}
 }

@@ -1,11 +1,9 @@
-package main
+package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -18,7 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/strideapp/stride/app/secret"
+	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -46,9 +45,9 @@ type load struct {
 	steps  atomic.Int64 // learner steps made so far
 }
 
-func newLoad(base, secret string, sites []benchSite, conns int) *load {
+func newLoad(base, clientSecret string, sites []benchSite, conns int) *load {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
-	return &load{url: base + "/webhooks/thinkific", secret: secret, sites: sites, run: randomHex(4),
+	return &load{url: base + "/webhooks/thinkific", secret: clientSecret, sites: sites, run: secret.RandomHex(4),
 		client: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
 }
 
@@ -60,12 +59,11 @@ const (
 	lessonName  = "Planning Your First Module, Recording Clean Audio, Editing for Pace and Publishing on Any Device"
 	userJSON    = `"user":{"email":"alexandra-catherine.montgomery-fitzgerald.%d@learners.example-academy-of-online-entrepreneurship-and-creative-arts.com",` +
 		`"first_name":"Alexandra-Catherine Elisabeth Marguerite","id":%d,"last_name":"Montgomery-Fitzgerald of Ashby-de-la-Zouch and Kirkby-in-Ashfield, Leicestershire"}`
-	envelopeJSON = `{"id":%q,"resource":%q,"action":%q,"tenant_id":%q,"tenant_global_id":%q,"created_at":%q,"payload":{%s}}`
-	lessonJSON   = `"chapter":{"id":%d,"name":"Chapter %[1]d: ` + chapterName + `"},"course":{"id":%d,"name":"Course %[2]d: ` + courseName + `"},` +
-		`"enrollment":{"id":%d},"lesson":{"id":%d,"name":"Lesson %[4]d: ` + lessonName + `","position":%d,"type":"Video"},` + userJSON
-	progressJSON = `"activated_at":"2026-01-05T09:00:00.000Z","completed_at":null,"course":{"id":%d,"name":"Course %[1]d: ` + courseName + `"},` +
+	lessonJSON = `{"chapter":{"id":%d,"name":"Chapter %[1]d: ` + chapterName + `"},"course":{"id":%d,"name":"Course %[2]d: ` + courseName + `"},` +
+		`"enrollment":{"id":%d},"lesson":{"id":%d,"name":"Lesson %[4]d: ` + lessonName + `","position":%d,"type":"Video"},` + userJSON + `}`
+	progressJSON = `{"activated_at":"2026-01-05T09:00:00.000Z","completed_at":null,"course":{"id":%d,"name":"Course %[1]d: ` + courseName + `"},` +
 		`"course_id":%[1]d,"created_at":"2026-01-05T09:00:00.000Z","expiry_date":null,"free_trial":false,"id":%d,` +
-		`"percentage_completed":"%.2f","started_at":"2026-01-05T09:00:00.000Z","updated_at":%q,` + userJSON
+		`"percentage_completed":"%.2f","started_at":"2026-01-05T09:00:00.000Z","updated_at":%q,` + userJSON + `}`
 )
 
 // learnersPerSite is large enough that a learner's next step comes seconds after the last,
@@ -84,44 +82,35 @@ func (l *load) step(at time.Time) (lesson, progress delivery) {
 	lessonID, chapter, enrollment := course*100+position, course*10+position/10, learner*100+course
 	percent := float64(position+1) * 2.5
 	id := fmt.Sprintf("bench-%s-%d", l.run, n)
-	stamp := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-	later := stamp(at.Add(time.Duration(rand.IntN(6)) * time.Millisecond))
+	later := at.Add(time.Duration(rand.IntN(6)) * time.Millisecond)
 
-	payload := fmt.Sprintf(lessonJSON, chapter, course, enrollment, lessonID, position, learner, learner)
-	lesson = l.sign(site, id+"-l", "lesson.completed",
-		fmt.Appendf(nil, envelopeJSON, id+"-l", "lesson", "completed", site.tenant, site.gid, stamp(at), payload))
-	payload = fmt.Sprintf(progressJSON, course, enrollment, percent, later, learner, learner)
-	progress = l.sign(site, id+"-p", "enrollment.progress",
-		fmt.Appendf(nil, envelopeJSON, id+"-p", "enrollment", "progress", site.tenant, site.gid, later, payload))
+	lesson = l.event(site, id+"-l", "lesson.completed", at,
+		fmt.Appendf(nil, lessonJSON, chapter, course, enrollment, lessonID, position, learner, learner))
+	progress = l.event(site, id+"-p", "enrollment.progress", later,
+		fmt.Appendf(nil, progressJSON, course, enrollment, percent, thinkificdouble.Stamp(later), learner, learner))
 	return lesson, progress
 }
 
-func (l *load) sign(site *benchSite, eventID, topic string, body []byte) delivery {
+// event wraps a payload made from the templates above, signed.
+func (l *load) event(site *benchSite, eventID, topic string, at time.Time, payload []byte) delivery {
+	body, err := thinkificdouble.NewEvent(eventID, topic, site.tenant, site.gid, at, json.RawMessage(payload))
+	if err != nil {
+		panic(err) // the templates make valid JSON; a test checks
+	}
 	return delivery{site: site, eventID: eventID, topic: topic, body: body, signature: thinkificdouble.Sign(l.secret, body)}
 }
 
 // post sends d and waits for the answer. Anything but a 200 "accepted" is an error: a 200
 // "ignored" would mean nothing was stored.
 func (l *load) post(ctx context.Context, d delivery) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.url, bytes.NewReader(d.body))
-	if err != nil {
+	code, b, err := thinkificdouble.Post(ctx, l.client, l.url, d.topic, d.site.subdomain, d.signature, d.body)
+	if code == 0 {
 		return err
 	}
-	h := req.Header
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Thinkific-Topic", d.topic)
-	h.Set("X-Thinkific-Subdomain", d.site.subdomain)
-	h.Set("X-Thinkific-Hmac-Sha256", d.signature)
-	resp, err := l.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
 	var answer struct{ Status, Error string }
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	json.Unmarshal(b, &answer)
-	if resp.StatusCode != http.StatusOK || answer.Status != "accepted" {
-		return fmt.Errorf("HTTP %d %s%s", resp.StatusCode, answer.Status, answer.Error)
+	if code != http.StatusOK || answer.Status != "accepted" {
+		return fmt.Errorf("HTTP %d %s%s", code, answer.Status, answer.Error)
 	}
 	return nil
 }
@@ -178,9 +167,8 @@ func shuffled(a, b delivery) [2]delivery {
 
 // pendingStep is a step whose halves were both accepted, waiting to be seen paired.
 type pendingStep struct {
-	site             int64
-	lesson, progress string    // event ids
-	acked            time.Time // the later half's 200
+	store.StepRef
+	acked time.Time // the later half's 200
 }
 
 // fixedRate sends rate events a second for d, open loop: each event goes at its scheduled
@@ -224,7 +212,7 @@ func (l *load) fixedRate(ctx context.Context, rate int, d time.Duration, steps c
 					last = now
 				}
 				if left == 0 && !failed {
-					steps <- pendingStep{site: lesson.site.id, lesson: lesson.eventID, progress: progress.eventID, acked: last}
+					steps <- pendingStep{store.StepRef{SiteID: lesson.site.id, LessonEvent: lesson.eventID, ProgressEvent: progress.eventID}, last}
 				}
 			})
 		}
@@ -252,13 +240,13 @@ const (
 	pairPeek = 64
 )
 
-// watchPairing polls, on its own connection, until every step from steps is seen paired or
+// watchPairing polls until every step from steps is seen paired or
 // pairGiveUp has passed since steps closed. The worker applies the inbox oldest first, so
 // while the oldest waiting step is not paired no younger one is: a poll looks that one up
 // alone, and only when it is paired checks the next pairPeek. Polls are 5 ms apart, or
 // twice as long as the last query took; when a whole peek was paired the next follows at
 // once. A step's latency runs to the start of the query that saw it paired.
-func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep) (pairing, error) {
+func watchPairing(ctx context.Context, db *store.DB, steps <-chan pendingStep) (pairing, error) {
 	var res pairing
 	var waiting []pendingStep // oldest first
 	open, wait := true, 5*time.Millisecond
@@ -278,10 +266,10 @@ func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep)
 		}
 		at := time.Now()
 		peek := waiting[:1]
-		paired, err := pairedNow(ctx, conn, peek)
+		paired, err := pairedNow(ctx, db, peek)
 		if err == nil && len(paired) == 1 {
 			peek = waiting[:min(pairPeek, len(waiting))]
-			paired, err = pairedNow(ctx, conn, peek)
+			paired, err = pairedNow(ctx, db, peek)
 		}
 		if err != nil {
 			return res, err
@@ -292,7 +280,7 @@ func watchPairing(ctx context.Context, conn *pgx.Conn, steps <-chan pendingStep)
 		}
 		kept := peek[:0]
 		for _, s := range peek {
-			if paired[s.lesson] {
+			if paired[s.LessonEvent] {
 				res.latency = append(res.latency, max(0, at.Sub(s.acked)))
 			} else {
 				kept = append(kept, s)
@@ -320,44 +308,27 @@ func receive(steps <-chan pendingStep, waiting *[]pendingStep, open bool) bool {
 	return false
 }
 
-// pairedNow says which steps have their lesson half paired with their own progress half —
-// what the steps view shows as one step — by lesson event id.
-func pairedNow(ctx context.Context, conn *pgx.Conn, steps []pendingStep) (map[string]bool, error) {
-	var sites []int64
-	var lessons, progress []string
-	for _, s := range steps {
-		sites, lessons, progress = append(sites, s.site), append(lessons, s.lesson), append(progress, s.progress)
+// pairedNow says which steps are seen paired, by lesson event id.
+func pairedNow(ctx context.Context, db *store.DB, steps []pendingStep) (map[string]bool, error) {
+	refs := make([]store.StepRef, len(steps))
+	for i, s := range steps {
+		refs[i] = s.StepRef
 	}
-	rows, err := conn.Query(ctx, `SELECT l.event_id FROM unnest($1::bigint[], $2::text[], $3::text[]) AS w(site, lesson, progress)
-		JOIN learner_events l ON l.site_id = w.site AND l.event_id = w.lesson
-		JOIN learner_events p ON p.id = l.partner_id AND p.event_id = w.progress`, sites, lessons, progress)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	paired := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		paired[id] = true
-	}
-	return paired, err
+	return db.PairedSteps(ctx, refs)
 }
 
 // inboxWaiting counts the bench sites' accepted events that the worker has yet to apply:
 // at once, or once none are left or limit has passed. Until then it only asks whether any
 // are left, which costs PostgreSQL little while the worker it waits for is busy.
-func inboxWaiting(ctx context.Context, conn *pgx.Conn, sites []int64, limit time.Duration) (int64, error) {
-	const where = "FROM inbox WHERE status = 'accepted' AND site_id = ANY($1)"
+func inboxWaiting(ctx context.Context, db *store.DB, sites []int64, limit time.Duration) (int64, error) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		var some bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 "+where+")", sites).Scan(&some); err != nil || !some {
+		if some, err := db.Unapplied(ctx, 1, sites...); err != nil || some == 0 {
 			return 0, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var n int64
-	err := conn.QueryRow(ctx, "SELECT count(*) "+where, sites).Scan(&n)
-	return n, err
+	return db.Unapplied(ctx, 0, sites...)
 }
 
 // tally counts errors by their text.
@@ -389,7 +360,7 @@ func (t *tally) total() int {
 // fixed rate goes first, on a quiet server; the throughput phase follows once the worker
 // has applied what the first left, so that neither phase pays for the other's backlog.
 // Sizes, memory and CPU are read on the way.
-func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid int, rep *benchReport) error {
+func (l *load) measure(ctx context.Context, o options, db *store.DB, pid int, rep *report) error {
 	lesson, progress := l.step(time.Now())
 	rep.bodies = [2]int{len(lesson.body), len(progress.body)}
 	rss := watchRSS(pid, 100*time.Millisecond)
@@ -402,7 +373,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	// A second at the fixed rate, not counted, opens the connections (HTTP and the server's
 	// database pool) and fills the site cache, as in a server that has been up a while.
 	l.fixedRate(ctx, o.rate, time.Second, make(chan pendingStep, o.rate))
-	if _, err := inboxWaiting(ctx, conn, ids, 5*time.Minute); err != nil {
+	if _, err := inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
 		return err
 	}
 
@@ -410,7 +381,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	watched := make(chan error, 1)
 	go func() {
 		var err error
-		rep.pairing, err = watchPairing(ctx, conn, steps)
+		rep.pairing, err = watchPairing(ctx, db, steps)
 		watched <- err
 	}()
 	before := sampleCPU(pid)
@@ -422,7 +393,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 		return err
 	}
 	var err error
-	if rep.fixedLeft, err = inboxWaiting(ctx, conn, ids, 5*time.Minute); err != nil {
+	if rep.fixedLeft, err = inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
 		return err
 	}
 	rep.fixedApplied = time.Since(fixedEnd)
@@ -430,7 +401,7 @@ func (l *load) measure(ctx context.Context, o benchOptions, conn *pgx.Conn, pid 
 	before = sampleCPU(pid)
 	rep.throughput = l.throughput(ctx, o.concurrency, o.duration)
 	rep.cpuThroughput = before.to(sampleCPU(pid))
-	if rep.throughputLeft, err = inboxWaiting(ctx, conn, ids, 0); err != nil {
+	if rep.throughputLeft, err = inboxWaiting(ctx, db, ids, 0); err != nil {
 		return err
 	}
 	rep.peakRSS = statusBytes(pid, "VmHWM")
@@ -443,10 +414,7 @@ type cpuTicks struct{ busy, all, load, server float64 }
 
 func sampleCPU(pid int) cpuTicks {
 	c := machineTicks()
-	c.server = procTicks(pid)
-	if pid != os.Getpid() { // served in-process (tests), the load's time is the server's
-		c.load = procTicks(os.Getpid())
-	}
+	c.server, c.load = procTicks(pid), procTicks(os.Getpid())
 	return c
 }
 

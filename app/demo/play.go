@@ -1,14 +1,12 @@
-package main
+package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,8 +14,8 @@ import (
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
-// playedStep is a learner step the demo played: what the dashboard must show.
-type playedStep struct {
+// Step is a learner step the demo played: what the dashboard must show.
+type Step struct {
 	Learner, Course, Lesson int64
 	At                      time.Time
 	Before, After           float64
@@ -62,7 +60,7 @@ func demoCatalog() []demoCourse {
 
 // event is one delivery to make: when it happened and what it says.
 type event struct {
-	site  *demoSite
+	site  *Site
 	topic string
 	body  []byte
 	at    time.Time
@@ -70,7 +68,7 @@ type event struct {
 }
 
 type player struct {
-	o                          demoOptions
+	o                          Options
 	out                        io.Writer
 	r                          *rand.Rand
 	sent, steps, dups, retried atomic.Int64
@@ -78,16 +76,16 @@ type player struct {
 	nextID                     int64
 }
 
-func newPlayer(o demoOptions, out io.Writer) *player {
-	return &player{o: o, out: out, r: rand.New(rand.NewPCG(o.seed, 2026)), nextID: 20260000000000000}
+func newPlayer(o Options, out io.Writer) *player {
+	return &player{o: o, out: out, r: rand.New(rand.NewPCG(o.Seed, 2026)), nextID: 20260000000000000}
 }
 
 // play makes every site's learners and delivers their events in the order they happened.
-func (p *player) play(ctx context.Context, sites []*demoSite) error {
+func (p *player) play(ctx context.Context, sites []*Site) error {
 	var evs []event
 	pair := 0
 	for _, s := range sites {
-		for i := range p.o.learners {
+		for i := range p.o.Learners {
 			evs = append(evs, p.learner(s, int64(1000+i), &pair)...)
 		}
 	}
@@ -140,7 +138,7 @@ func (p *player) deliver(ctx context.Context, e event) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Duration(float64(wait) / p.o.speed)):
+			case <-time.After(time.Duration(float64(wait) / p.o.Speed)):
 			}
 		}
 		if lost && try == 0 {
@@ -158,7 +156,7 @@ func (p *player) deliver(ctx context.Context, e event) {
 }
 
 func send(ctx context.Context, e event) bool {
-	ds := e.site.site.DeliverRaw(ctx, e.topic, e.body)
+	ds := e.site.Thinkific.DeliverRaw(ctx, e.topic, e.body)
 	for _, d := range ds {
 		if d.Err != nil || d.Status/100 != 2 {
 			return false
@@ -183,7 +181,7 @@ func (p *player) report(done <-chan struct{}, total int) {
 
 // learner makes one learner's history in one course over the last 30 days: most start, some
 // finish, some stall for weeks, some drop off after a lesson or two.
-func (p *player) learner(s *demoSite, id int64, pair *int) []event {
+func (p *player) learner(s *Site, id int64, pair *int) []event {
 	catalog := demoCatalog()
 	c := catalog[p.r.IntN(len(catalog))]
 	now := time.Now().UTC()
@@ -200,7 +198,7 @@ func (p *player) learner(s *demoSite, id int64, pair *int) []event {
 		lessons = 2 + p.r.IntN(len(c.lessons)-2)
 	}
 	enrollment := id*1000 + c.id
-	user := map[string]any{"id": id, "email": fmt.Sprintf("learner%d@%s.example", id, s.site.Subdomain()),
+	user := map[string]any{"id": id, "email": fmt.Sprintf("learner%d@%s.example", id, s.Thinkific.Subdomain()),
 		"first_name": demoNames[int(id)%len(demoNames)], "last_name": fmt.Sprint("L", id)}
 	course := map[string]any{"id": c.id, "name": c.name}
 	enrollmentPayload := func(percent float64, at time.Time, completed bool) map[string]any {
@@ -232,7 +230,7 @@ func (p *player) learner(s *demoSite, id int64, pair *int) []event {
 				"course": course, "enrollment": map[string]any{"id": enrollment}, "user": user,
 				"lesson": map[string]any{"id": l.id, "name": l.name, "position": l.position, "type": "Video"}}),
 			p.event(s, "enrollment.progress", t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollmentPayload(after, t, false)))
-		s.played = append(s.played, playedStep{Learner: id, Course: c.id, Lesson: l.id, At: t.Truncate(time.Millisecond), Before: before, After: after})
+		s.Played = append(s.Played, Step{Learner: id, Course: c.id, Lesson: l.id, At: t.Truncate(time.Millisecond), Before: before, After: after})
 		p.steps.Add(1)
 		before = after
 		if k == len(c.lessons)-1 {
@@ -244,10 +242,11 @@ func (p *player) learner(s *demoSite, id int64, pair *int) []event {
 
 var demoNames = []string{"Ada", "Bea", "Cyrus", "Dana", "Emil", "Fatima", "Goran", "Hana", "Ines", "Jun", "Kofi", "Lena"}
 
-func (p *player) event(s *demoSite, topic string, at time.Time, pair int, payload any) event {
+func (p *player) event(s *Site, topic string, at time.Time, pair int, payload any) event {
 	p.nextID++
-	resource, action, _ := strings.Cut(topic, ".")
-	body, _ := json.Marshal(thinkificdouble.Event{ID: fmt.Sprint(p.nextID), Resource: resource, Action: action,
-		TenantID: s.site.TenantID(), TenantGlobalID: s.site.GID(), CreatedAt: at.UTC().Format("2006-01-02T15:04:05.000Z"), Payload: payload})
+	body, err := thinkificdouble.NewEvent(fmt.Sprint(p.nextID), topic, s.Thinkific.TenantID(), s.Thinkific.GID(), at, payload)
+	if err != nil {
+		panic(err) // payloads are maps of plain values
+	}
 	return event{site: s, topic: topic, body: body, at: at, pair: pair}
 }

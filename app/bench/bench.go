@@ -1,14 +1,15 @@
-package main
+// Package bench measures Stride: `stride bench` times the webhook path of `stride serve`
+// against a scratch PostgreSQL, and `stride bench-pages` the dashboard pages over a
+// database seeded with many sites.
+package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,44 +20,42 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/internal/loopback"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 )
 
-// benchOptions are stride bench's flags, and how it starts the server it measures.
-type benchOptions struct {
+// options are stride bench's flags, and the binary it runs as the server it measures.
+type options struct {
 	duration    time.Duration
 	rate        int
 	concurrency int
 	sites       int
 	keep        bool
-	start       benchStarter // tests serve in-process: their executable is the test binary
+	exe         string // the stride binary; "" is this program, tests build one
 }
 
 // benchGIDPrefix marks the sites the bench installs, so it can tell them from real ones.
 const benchGIDPrefix = "stride-bench-"
 
-// bench is `stride bench [flags]`.
-func bench(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	o, err := parseBenchFlags(args, stdout)
+// Run is `stride bench [flags]`. It returns nil after --help.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	o, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	o.start = execServe
-	return runBench(ctx, o, getenv, stdout)
+	return run(ctx, o, getenv, stdout)
 }
 
-func parseBenchFlags(args []string, out io.Writer) (benchOptions, error) {
+func parseFlags(args []string, out io.Writer) (options, error) {
 	fs := flag.NewFlagSet("stride bench", flag.ContinueOnError)
 	fs.SetOutput(out)
-	var o benchOptions
+	var o options
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured phase")
 	fs.IntVar(&o.rate, "rate", 1000, "events per second in the fixed-rate phase")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "connections sending at once in the throughput phase")
@@ -80,7 +79,7 @@ func parseBenchFlags(args []string, out io.Writer) (benchOptions, error) {
 }
 
 // reproduce is the command line that repeats this run, password hidden.
-func (o benchOptions) reproduce(databaseURL string) string {
+func (o options) reproduce(databaseURL string) string {
 	if u, err := url.Parse(databaseURL); err == nil {
 		databaseURL = u.Redacted()
 	}
@@ -92,7 +91,7 @@ func (o benchOptions) reproduce(databaseURL string) string {
 	return line
 }
 
-func runBench(ctx context.Context, o benchOptions, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, o options, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv, config.NeedDatabase)
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
@@ -101,27 +100,33 @@ func runBench(ctx context.Context, o benchOptions, getenv func(string) string, s
 		return errors.New("bench needs DATABASE_URL naming a scratch PostgreSQL database (it installs and then " +
 			"deletes its own sites); the targets are PostgreSQL's, so the embedded SQLite is not measured")
 	}
-	conn, err := pgx.Connect(ctx, cfg.DatabaseURL)
+	env, err := serveEnv(cfg, getenv)
+	if err != nil {
+		return err
+	}
+	// The bench's own connections, apart from the server's pool: seeding, then polls.
+	key, _ := hex.DecodeString(env["SECRET_KEY"])
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, MaxConns: 2, Keys: keys})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	rep := benchReport{opts: o, reproduce: o.reproduce(getenv("DATABASE_URL"))}
-	if rep.facts, err = readFacts(ctx, conn); err != nil {
+	defer db.Close()
+	rep := report{opts: o, reproduce: o.reproduce(getenv("DATABASE_URL"))}
+	if rep.facts, err = readFacts(ctx, db); err != nil {
 		return err
 	}
-	env, keyHex, err := serveEnv(cfg, getenv)
-	if err != nil {
-		return err
-	}
-	sites, err := seedSites(ctx, cfg.DatabaseURL, keyHex, o.sites, conn)
+	sites, err := seedSites(ctx, db, o.sites)
 	if err != nil {
 		return err
 	}
 	if !o.keep {
-		defer deleteBenchSites(context.WithoutCancel(ctx), conn)
+		defer deleteSites(context.WithoutCancel(ctx), db)
 	}
-	srv, err := o.start(env)
+	srv, err := startServe(o.exe, env)
 	if err != nil {
 		return err
 	}
@@ -131,7 +136,7 @@ func runBench(ctx context.Context, o benchOptions, getenv func(string) string, s
 		return err
 	}
 	l := newLoad(base, env["THINKIFIC_CLIENT_SECRET"], sites, o.concurrency)
-	if err := l.measure(ctx, o, conn, srv.pid, &rep); err != nil || ctx.Err() != nil {
+	if err := l.measure(ctx, o, db, srv.pid, &rep); err != nil || ctx.Err() != nil {
 		return errors.Join(err, ctx.Err())
 	}
 	rep.shutdown, rep.shutdownErr = srv.shutdown(30 * time.Second)
@@ -141,18 +146,18 @@ func runBench(ctx context.Context, o benchOptions, getenv func(string) string, s
 
 // serveEnv is the environment of the measured server: credentials made for this run, and
 // Thinkific's addresses on loopback, since the bench's sites exist nowhere.
-func serveEnv(cfg *config.Config, getenv func(string) string) (env map[string]string, keyHex string, err error) {
-	port, err := loopbackPort()
+func serveEnv(cfg *config.Config, getenv func(string) string) (map[string]string, error) {
+	port, err := loopback.FreePort()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	env = map[string]string{
+	env := map[string]string{
 		"PORT":                    strconv.Itoa(port),
 		"APP_URL":                 fmt.Sprintf("http://127.0.0.1:%d", port),
 		"DATABASE_URL":            cfg.DatabaseURL,
 		"THINKIFIC_CLIENT_ID":     "stride-bench",
-		"THINKIFIC_CLIENT_SECRET": randomHex(32),
-		"SECRET_KEY":              randomHex(32),
+		"THINKIFIC_CLIENT_SECRET": secret.RandomHex(32),
+		"SECRET_KEY":              secret.RandomHex(32),
 		"THINKIFIC_API_URL":       "http://127.0.0.1:9",
 		"THINKIFIC_SITE_URL":      "http://{subdomain}.localhost:9",
 		"LOG_LEVEL":               "warn",
@@ -162,30 +167,19 @@ func serveEnv(cfg *config.Config, getenv func(string) string) (env map[string]st
 			env[k] = v
 		}
 	}
-	return env, env["SECRET_KEY"], nil
+	return env, nil
 }
 
 // seedSites migrates the database and installs n sites with dummy tokens, sealed under the
 // key the server will hold. A database with sites the bench did not make is refused.
-func seedSites(ctx context.Context, databaseURL, keyHex string, n int, conn *pgx.Conn) ([]benchSite, error) {
-	var foreign int
-	err := conn.QueryRow(ctx, "SELECT count(*) FROM sites WHERE gid NOT LIKE $1", benchGIDPrefix+"%").Scan(&foreign)
-	if err != nil && !isUndefinedTable(err) {
+func seedSites(ctx context.Context, db *store.DB, n int) ([]benchSite, error) {
+	foreign, err := db.SitesNotPrefixed(ctx, benchGIDPrefix)
+	if err != nil {
 		return nil, err
 	}
 	if foreign > 0 {
 		return nil, fmt.Errorf("bench: the database holds %d site(s) the bench did not install; point DATABASE_URL at a scratch database", foreign)
 	}
-	key, _ := hex.DecodeString(keyHex)
-	keys, err := secret.NewKeyring(key)
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, store.Options{DatabaseURL: databaseURL, Keys: keys})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
 	if _, err := db.Migrate(ctx); err != nil {
 		return nil, err
 	}
@@ -207,46 +201,31 @@ func seedSites(ctx context.Context, databaseURL, keyHex string, n int, conn *pgx
 	return sites, nil
 }
 
-func isUndefinedTable(err error) bool {
-	var pe interface{ SQLState() string }
-	return errors.As(err, &pe) && pe.SQLState() == "42P01"
-}
-
-// deleteBenchSites removes what the bench wrote: every table of a site cascades from it.
-func deleteBenchSites(ctx context.Context, conn *pgx.Conn) {
+// deleteSites removes what the bench wrote.
+func deleteSites(ctx context.Context, db *store.DB) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if _, err := conn.Exec(ctx, "DELETE FROM sites WHERE gid LIKE $1", benchGIDPrefix+"%"); err != nil {
+	if err := db.DeleteSitesPrefixed(ctx, benchGIDPrefix); err != nil {
 		fmt.Fprintln(os.Stderr, "stride bench: deleting its sites:", err)
 	}
 }
 
-// benchServer is the `stride serve` being measured.
-type benchServer struct {
-	pid  int           // whose memory and CPU are read
-	stop func()        // asks it to stop, as Heroku does
+// server is the `stride serve` being measured.
+type server struct {
+	pid  int // whose memory and CPU are read
+	cmd  *exec.Cmd
 	done chan struct{} // closed once it has ended
 	err  error         // how it ended, once done is closed
 }
 
-// benchStarter starts `stride serve` with env.
-type benchStarter func(env map[string]string) (*benchServer, error)
-
-func newBenchServer(pid int, stop func(), wait func() error) *benchServer {
-	s := &benchServer{pid: pid, stop: stop, done: make(chan struct{})}
-	go func() {
-		s.err = wait()
-		close(s.done)
-	}()
-	return s
-}
-
-// execServe runs this very binary as `stride serve`: the bench measures the program that
-// ships, in a process of its own, so its memory is the server's alone.
-func execServe(env map[string]string) (*benchServer, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// startServe runs exe, or else this very binary, as `stride serve`: the bench measures the
+// program that ships, in a process of its own, so its memory is the server's alone.
+func startServe(exe string, env map[string]string) (*server, error) {
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(exe, "serve")
 	for k, v := range env {
@@ -256,18 +235,23 @@ func execServe(env map[string]string) (*benchServer, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return newBenchServer(cmd.Process.Pid, func() { cmd.Process.Signal(syscall.SIGTERM) }, cmd.Wait), nil
+	s := &server{pid: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	return s, nil
 }
 
 // shutdown stops the server and reports how long it took to end.
-func (s *benchServer) shutdown(limit time.Duration) (time.Duration, error) {
+func (s *server) shutdown(limit time.Duration) (time.Duration, error) {
 	select {
 	case <-s.done:
 		return 0, s.err
 	default:
 	}
 	start := time.Now()
-	s.stop()
+	s.cmd.Process.Signal(syscall.SIGTERM) // as Heroku stops a dyno
 	select {
 	case <-s.done:
 		return time.Since(start), s.err
@@ -276,7 +260,7 @@ func (s *benchServer) shutdown(limit time.Duration) (time.Duration, error) {
 	}
 }
 
-func waitServing(ctx context.Context, base string, srv *benchServer) error {
+func waitServing(ctx context.Context, base string, srv *server) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(base + "/healthz")
@@ -299,21 +283,6 @@ func waitServing(ctx context.Context, base string, srv *benchServer) error {
 	}
 }
 
-func loopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // Targets from the issue, for a 2-core machine with PostgreSQL beside the server.
 const (
 	targetThroughput = 5000 // events/s
@@ -330,25 +299,24 @@ type benchFacts struct {
 	postgres, syncCommit, fsync, walSync string
 }
 
-func readFacts(ctx context.Context, conn *pgx.Conn) (benchFacts, error) {
+func readFacts(ctx context.Context, db *store.DB) (benchFacts, error) {
 	f := benchFacts{cpus: runtime.NumCPU(), goVersion: runtime.Version()}
 	idle := machineTicks()
 	time.Sleep(time.Second)
 	if now := machineTicks(); now.all > idle.all {
 		f.busy = 100 * (now.busy - idle.busy) / (now.all - idle.all)
 	}
-	for setting, v := range map[string]*string{"server_version": &f.postgres, "synchronous_commit": &f.syncCommit,
-		"fsync": &f.fsync, "wal_sync_method": &f.walSync} {
-		if err := conn.QueryRow(ctx, "SHOW "+setting).Scan(v); err != nil {
-			return f, fmt.Errorf("bench: SHOW %s: %w", setting, err)
-		}
+	set, err := db.Settings(ctx, "server_version", "synchronous_commit", "fsync", "wal_sync_method")
+	if err != nil {
+		return f, fmt.Errorf("bench: %w", err)
 	}
+	f.postgres, f.syncCommit, f.fsync, f.walSync = set["server_version"], set["synchronous_commit"], set["fsync"], set["wal_sync_method"]
 	return f, nil
 }
 
-// benchReport is everything a run measured.
-type benchReport struct {
-	opts                    benchOptions
+// report is everything a run measured.
+type report struct {
+	opts                    options
 	facts                   benchFacts
 	reproduce               string
 	bodies                  [2]int // bytes of a lesson.completed and an enrollment.progress
@@ -370,7 +338,7 @@ func verdict(ok bool) string {
 	return "MISS"
 }
 
-func (r *benchReport) print(w io.Writer) {
+func (r *report) print(w io.Writer) {
 	f, o := r.facts, r.opts
 	fmt.Fprintf(w, "stride bench: the webhook path of stride serve, durable\n")
 	fmt.Fprintf(w, "machine    %d CPUs (%.0f%% busy in the second before the run), %s, PostgreSQL %s (synchronous_commit=%s, fsync=%s, wal_sync_method=%s)\n",
@@ -381,7 +349,7 @@ func (r *benchReport) print(w io.Writer) {
 	r.printDetails(w)
 }
 
-func (r *benchReport) printTargets(w io.Writer) {
+func (r *report) printTargets(w io.Writer) {
 	const row = "%-40s %-30s %-14s %s\n"
 	rate := float64(len(r.throughput.acked)) / r.throughput.elapsed.Seconds()
 	ack := spreadOf(r.fixed.acked)
@@ -400,7 +368,7 @@ func (r *benchReport) printTargets(w io.Writer) {
 		"≤ 256 MB", verdict(r.peakRSS > 0 && r.peakRSS <= targetPeakRSS))
 }
 
-func (r *benchReport) printDetails(w io.Writer) {
+func (r *report) printDetails(w io.Writer) {
 	fx, t := r.fixed, r.throughput
 	fmt.Fprintf(w, "\nfixed-rate phase  %d of %d events accepted in %.2f s, %d errors; %d steps seen paired, %d not within %.0f s\n",
 		len(fx.acked), fx.sent, fx.elapsed.Seconds(), fx.errs.total(), len(r.pairing.latency), r.pairing.unpaired, pairGiveUp.Seconds())
@@ -434,7 +402,7 @@ func orOK(err error) string {
 
 // failure is the run's error: a refused delivery or an unclean stop is a fault of the
 // server. A slow figure, even a step never seen paired, only prints as MISS.
-func (r *benchReport) failure() error {
+func (r *report) failure() error {
 	switch failed := r.throughput.errs.total() + r.fixed.errs.total(); {
 	case failed > 0:
 		return fmt.Errorf("bench: %d deliveries failed", failed)

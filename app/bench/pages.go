@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,14 +15,24 @@ import (
 
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/secret"
-	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 )
 
-// benchPages seeds a PostgreSQL database with the records of many sites, as the worker would
-// have left them, and times every dashboard page of the largest site and its exports.
-func benchPages(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+// Dashboard is the Stride that bench-pages times, wired by main: the HTTP handler over db,
+// and the signed launch URL that opens a site's dashboard as the Thinkific admin does.
+type Dashboard struct {
+	Handler   func(cfg *config.Config, db *store.DB) (http.Handler, error)
+	LaunchURL func(appURL, clientSecret, subdomain, gid string, at time.Time) string
+}
+
+// seedGIDPrefix marks the sites bench-pages seeds; bench-0 is the largest.
+const seedGIDPrefix = "bench-gid-"
+
+// RunPages is `stride bench-pages`: it seeds a PostgreSQL database with the records of many
+// sites, as the worker would have left them, and times every dashboard page of the largest
+// site and its exports.
+func RunPages(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, dash Dashboard) error {
 	fs := flag.NewFlagSet("stride bench-pages", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	sites := fs.Int("sites", 200, "sites to seed")
@@ -54,35 +63,33 @@ func benchPages(ctx context.Context, args []string, getenv func(string) string, 
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
-	g := db.Gorm().WithContext(ctx)
-	var seeded int64
-	g.Raw("SELECT COUNT(*) FROM sites WHERE subdomain LIKE 'bench-%'").Scan(&seeded)
-	if seeded == 0 || *reseed {
+	site, err := db.SiteBySubdomain(ctx, "bench-0")
+	if err != nil && stride.ErrorCode(err) != stride.ENOTFOUND {
+		return err
+	}
+	if site == nil || *reseed {
 		start := time.Now()
 		if err := seed(ctx, db, *sites, *events, *largest, *learners, stdout); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "seeded in %v\n", time.Since(start).Round(time.Second))
+		if site, err = db.SiteBySubdomain(ctx, "bench-0"); err != nil {
+			return err
+		}
 	}
-	var site struct {
-		ID  int64
-		GID string `gorm:"column:gid"`
-	}
-	g.Raw("SELECT id, gid FROM sites WHERE subdomain = 'bench-0'").Scan(&site)
-	var nEvents, nSiteEvents, nLearners int64
-	g.Raw("SELECT COUNT(*) FROM learner_events").Scan(&nEvents)
-	g.Raw("SELECT COUNT(*) FROM learner_events WHERE site_id = ?", site.ID).Scan(&nSiteEvents)
-	g.Raw("SELECT COUNT(*) FROM learners WHERE site_id = ?", site.ID).Scan(&nLearners)
-
-	srv, err := server.New(cfg, server.Deps{DB: db, Clock: stride.SystemClock{}, Log: slog.New(slog.DiscardHandler)})
+	fig, err := db.SeedFiguresOf(ctx, site.ID)
 	if err != nil {
 		return err
 	}
-	ts := httptest.NewServer(srv.Handler())
+	h, err := dash.Handler(cfg, db)
+	if err != nil {
+		return err
+	}
+	ts := httptest.NewServer(h)
 	defer ts.Close()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 5 * time.Minute}
-	launch := server.LaunchURL(ts.URL, cfg.ClientSecret, "bench-0", site.GID, time.Now())
+	launch := dash.LaunchURL(ts.URL, cfg.ClientSecret, "bench-0", site.GID, time.Now())
 	resp, err := client.Get(launch)
 	if err != nil {
 		return err
@@ -91,12 +98,10 @@ func benchPages(ctx context.Context, args []string, getenv func(string) string, 
 	if resp.StatusCode != 200 {
 		return fmt.Errorf("launch answered %d", resp.StatusCode)
 	}
-	var course, learner int64
-	g.Raw("SELECT course_id FROM progress_buckets WHERE site_id = ? GROUP BY course_id ORDER BY SUM(enrollments) DESC LIMIT 1", site.ID).Scan(&course)
-	g.Raw("SELECT learner_id FROM enrollments WHERE site_id = ? ORDER BY percent DESC LIMIT 1", site.ID).Scan(&learner)
+	course, learner := fig.BusiestCourse, fig.FurthestLearner
 
 	fmt.Fprintf(stdout, "\nStride page benchmark — PostgreSQL, %d events in all; largest site: %d events (%d steps), %d learners\n",
-		nEvents, nSiteEvents, nSiteEvents/2, nLearners)
+		fig.Events, fig.SiteEvents, fig.SiteEvents/2, fig.SiteLearners)
 	fmt.Fprintf(stdout, "%-44s %8s %8s %8s  %s\n", "page (largest site)", "p50", "p95", "max", "target p95 ≤ 100 ms")
 	pages := []string{"/", fmt.Sprintf("/courses/%d", course), fmt.Sprintf("/courses/%d?sort=progress", course),
 		fmt.Sprintf("/courses/%d?status=stalled", course), fmt.Sprintf("/courses/%d?page=200", course),
@@ -148,4 +153,31 @@ func (c *lineCounter) Write(p []byte) (int, error) {
 	c.bytes += int64(len(p))
 	c.lines += int64(strings.Count(string(p), "\n"))
 	return len(p), nil
+}
+
+// seed fills the database with sites whose records look as the worker leaves them. The
+// largest site is bench-0; the others share the rest of the events.
+func seed(ctx context.Context, db *store.DB, sites, events, largest, learners int, out io.Writer) error {
+	if err := db.DeleteSitesPrefixed(ctx, seedGIDPrefix); err != nil {
+		return err
+	}
+	rest := max(0, events/2-largest) / max(1, sites-1)
+	for i := range sites {
+		steps, people := largest, learners
+		if i > 0 {
+			steps, people = rest, max(10, rest/20)
+		}
+		site, _, err := db.SaveInstall(ctx, store.Install{Subdomain: fmt.Sprintf("bench-%d", i), GID: fmt.Sprintf("%s%d", seedGIDPrefix, i),
+			Tokens: stride.Tokens{Access: "bench", Refresh: "bench", Expiry: time.Now().Add(time.Hour)}})
+		if err != nil {
+			return err
+		}
+		if err := db.SeedSite(ctx, site.ID, steps, people); err != nil {
+			return fmt.Errorf("seeding site %d: %w", i, err)
+		}
+		if i%20 == 0 || i == sites-1 {
+			fmt.Fprintf(out, "seeding: %d/%d sites\n", i+1, sites)
+		}
+	}
+	return db.EndSeeding(ctx)
 }

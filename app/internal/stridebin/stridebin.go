@@ -1,0 +1,30 @@
+// Package stridebin builds the stride command, for tests that run it as a process of its
+// own: to kill it, or to measure it alone.
+package stridebin
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// Build compiles ./app/cmd/stride into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside the module (go env GOMOD says %q)", gomod)
+	}
+	bin := filepath.Join(dir, "stride")
+	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/stride")
+	cmd.Dir = filepath.Dir(gomod)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./app/cmd/stride: %v\n%s", err, out)
+	}
+	return bin, nil
+}
