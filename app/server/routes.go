@@ -28,8 +28,9 @@ func (s *Server) routes() {
 	e.POST("/webhooks/thinkific", s.handleWebhook, webhookBodies(maxWebhookReads, webhookBodyTimeout, maxWebhookBody))
 	e.GET("/webhooks/thinkific", handleWebhookProbe) // someone checking the URL in a browser
 
-	// The dashboard: the launch, then pages behind a session bound to one site.
-	e.GET("/", s.handleHome)
+	// The dashboard: pages behind a session bound to one site. The app URL also answers the
+	// signed launch from the Thinkific admin that starts such a session.
+	e.GET("/", s.handleOverview, s.launches, s.requireSession)
 	site := e.Group("", s.requireSession)
 	site.GET("/courses/:id", s.handleCourse)
 	site.GET("/learners/:id", s.handleLearner)
