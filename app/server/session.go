@@ -16,7 +16,7 @@ const (
 	sessionCookie = "stride_session"
 	sessionTTL    = 12 * time.Hour
 	installCookie = "stride_install"
-	installTTL    = 10 * time.Minute
+	installTTL    = install.StateTTL // the cookie holds the pending install as long as it is good
 )
 
 // session is what the session cookie carries: one site, and when it was granted.
