@@ -91,8 +91,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	case j.lesson != nil:
 		return w.applyLesson(s, j, ev, j.lesson)
 	case ev.Topic() == "app.uninstalled":
-		_, err := s.Uninstall(at, w.cfg.Grace)
-		return err
+		return s.Uninstall(at, w.cfg.Grace)
 	}
 	return nil // a topic Stride does not use
 }
