@@ -119,7 +119,7 @@ func newHarness(t *testing.T, dbURL string, opts ...option) *harness {
 
 func (h *harness) openDB() *store.DB {
 	keys, _ := secret.NewKeyring(h.cfg.SecretKey)
-	db, err := store.Open(context.Background(), store.Options{DatabaseURL: h.cfg.DatabaseURL, DataDir: h.cfg.DataDir, Keys: keys, Clock: h.clock})
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: h.cfg.DatabaseURL, DataDir: h.cfg.DataDir, MaxConns: h.cfg.MaxConnections, Keys: keys, Clock: h.clock})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func (h *harness) startProcess(env map[string]string) *process {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	db, err := store.Open(context.Background(), store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Keys: keys, Clock: h.clock})
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections, Keys: keys, Clock: h.clock})
 	if err != nil {
 		h.t.Fatal(err)
 	}
