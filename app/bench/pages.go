@@ -55,7 +55,7 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 		return errors.New("bench-pages measures PostgreSQL: set DATABASE_URL to a scratch database (it is filled with test data)")
 	}
 	keys, _ := secret.NewKeyring(cfg.SecretKey)
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, Keys: keys})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, MaxConns: cfg.MaxConnections, Keys: keys})
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,8 @@ import (
 	"github.com/strideapp/stride/app/internal/loopback"
 )
 
-// Config is everything Stride reads from its environment.
+// Config is every setting of Stride, read from its environment; this package holds the one
+// default of each. The packages Stride is built of take their settings as given.
 type Config struct {
 	Port           int
 	AppURL         *url.URL   // no trailing slash
@@ -39,6 +40,9 @@ type Config struct {
 	UninstallGrace time.Duration // how long an uninstalled site's data is kept
 	Retention      time.Duration // how long the delivery log is kept
 	LogLevel       slog.Level
+	// WriteTimeout bounds writing a response, or each chunk of an export. It is not read
+	// from the environment: Heroku's router gives up on a response after 30 s anyway.
+	WriteTimeout time.Duration
 }
 
 // Need says which settings a command cannot run without.
@@ -66,6 +70,7 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 		ClientSecret:   get("THINKIFIC_CLIENT_SECRET", ""),
 		PreviousSecret: get("THINKIFIC_CLIENT_SECRET_PREVIOUS", ""),
 		AppSlug:        get("THINKIFIC_APP_SLUG", ""),
+		WriteTimeout:   30 * time.Second,
 	}
 
 	port, err := strconv.Atoi(get("PORT", "8080"))

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -21,7 +22,8 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Port != 8080 || c.AppURL.String() != "http://localhost:8080" || c.DatabaseURL != "" || c.DataDir != "./data" {
+	if c.Port != 8080 || c.AppURL.String() != "http://localhost:8080" || c.DatabaseURL != "" || c.DataDir != "./data" ||
+		c.WriteTimeout != 30*time.Second {
 		t.Errorf("defaults: %+v", c)
 	}
 	if c.RedirectURI() != "http://localhost:8080/oauth/callback" || c.WebhookURL() != "http://localhost:8080/webhooks/thinkific" {

@@ -175,7 +175,7 @@ func installSites(t testing.TB, pg *postgres, n int) []site {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Options{DatabaseURL: pg.URL, Keys: keys})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: pg.URL, MaxConns: 2, Keys: keys}) // installs sites, then closes
 	if err != nil {
 		t.Fatal(err)
 	}

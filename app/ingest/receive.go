@@ -1,5 +1,6 @@
 // Package ingest receives Thinkific's webhook deliveries: verify, route to the site, store in
-// the inbox exactly once, answer. Nothing else happens on this path.
+// the inbox exactly once, answer. The one event applied on this path is app.uninstalled, so
+// that access ends at once.
 package ingest
 
 import (
@@ -17,19 +18,23 @@ import (
 	"github.com/strideapp/stride/app/stride"
 )
 
-// Config tunes the receiver.
+// Config is the receiver's settings, taken as given (config.Config holds their defaults).
 type Config struct {
-	Secrets    []string      // client secrets that may sign deliveries, current first
-	Timeout    time.Duration // longest a delivery may wait for its commit (default 2.5 s)
-	Batch      int           // most deliveries per commit (default 256)
-	Committers int           // commits in flight at once (default 2)
-	SiteTTL    time.Duration // how long a site lookup is cached (default 5 s)
+	Secrets []string // client secrets that may sign deliveries, current first
 	// WaitForLesson answers 409 to an enrollment.progress whose lesson.completed is not in
-	// yet, so that Thinkific's retries do the waiting. Off by default: it makes
-	// Stride's webhooks look failing to Thinkific. Window is the pairing window it looks in.
+	// yet, so that Thinkific's retries do the waiting. It makes Stride's webhooks look
+	// failing to Thinkific. Window is the pairing window it looks in.
 	WaitForLesson bool
 	Window        time.Duration
+	Grace         time.Duration // how long an uninstalled site's data is kept
 }
+
+const (
+	commitTimeout = 2500 * time.Millisecond // longest a delivery may wait for its commit
+	commitBatch   = 256                     // most deliveries per commit
+	committers    = 2                       // commits in flight at once
+	siteTTL       = 5 * time.Second         // how long a site lookup is cached
+)
 
 // Receiver takes deliveries in.
 type Receiver struct {
@@ -50,24 +55,12 @@ type Stats struct {
 
 // New starts a receiver; notify (may be nil) is called after each new delivery commits.
 func New(db *store.DB, cfg Config, clock stride.Clock, log *slog.Logger, notify func()) *Receiver {
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2500 * time.Millisecond
-	}
-	if cfg.Batch == 0 {
-		cfg.Batch = 256
-	}
-	if cfg.Committers == 0 {
-		cfg.Committers = 2
-	}
-	if cfg.SiteTTL == 0 {
-		cfg.SiteTTL = 5 * time.Second
-	}
 	if notify == nil {
 		notify = func() {}
 	}
 	return &Receiver{cfg: cfg, db: db, clock: clock, log: log, notify: notify,
-		sites:  &siteCache{db: db, ttl: cfg.SiteTTL, clock: clock, m: map[string]cachedSite{}},
-		commit: newCommitter(db, cfg.Batch, cfg.Committers, cfg.Timeout)}
+		sites:  &siteCache{db: db, ttl: siteTTL, clock: clock, m: map[string]cachedSite{}},
+		commit: newCommitter(db, commitBatch, committers, commitTimeout)}
 }
 
 // Outcome is what became of a delivery.
@@ -94,13 +87,34 @@ type Result struct {
 // names none. A signed delivery that names no installed site is held, not dropped. Errors:
 // EUNAUTHORIZED for a bad signature, EINVALID when neither the body nor the header names a
 // site, EUNAVAILABLE when the delivery cannot be stored in time.
+//
+// An accepted app.uninstalled is applied before Receive returns: the site is locked out at
+// once, not when a worker gets to it (the worker's apply is a no-op then). Should that
+// fail, the stored event still brings it about through the worker.
 func (r *Receiver) Receive(ctx context.Context, subdomain, signature string, body []byte) (Result, error) {
+	res, err := r.receive(ctx, subdomain, signature, body)
+	if err == nil && res.Outcome == Accepted && res.Event.Topic() == "app.uninstalled" {
+		r.uninstall(ctx, res.Site, res.Event)
+	}
+	return res, err
+}
+
+func (r *Receiver) uninstall(ctx context.Context, site *stride.Site, ev *events.Envelope) {
+	if acted, err := r.db.Uninstall(ctx, site.ID, ev.CreatedAt, r.cfg.Grace); err != nil {
+		r.log.Error("uninstall", "site", site.ID, "err", err)
+	} else if acted {
+		r.log.Info("site uninstalled", "site", site.ID, "subdomain", site.Subdomain)
+	}
+	r.Forget(site)
+}
+
+func (r *Receiver) receive(ctx context.Context, subdomain, signature string, body []byte) (Result, error) {
 	if !r.verify(signature, body) {
 		r.Stats.BadSignature.Add(1)
 		r.log.Warn("webhook refused: bad signature", "bytes", len(body), "refused_total", r.Stats.BadSignature.Load())
 		return Result{}, stride.Errorf(stride.EUNAUTHORIZED, "signature does not match")
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
 	defer cancel()
 	now := r.clock.Now()
 	d := store.Delivery{Body: body, Status: store.StatusAccepted, ReceivedAt: now}

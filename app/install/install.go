@@ -29,13 +29,16 @@ const (
 	reconcileTimeout = 5 * time.Minute
 )
 
-// Config is what the install flow needs to know.
+// StateTTL is how long an install may take from /install to the callback.
+const StateTTL = 10 * time.Minute
+
+// Config is what the install flow needs to know, taken as given (config.Config holds the
+// defaults).
 type Config struct {
 	WebhookURL string // target of every webhook Stride registers
 	// PreviousWebhookURLs are Stride's earlier targets (PREVIOUS_APP_URLS): webhooks aimed
 	// there are Stride's own, to be moved to WebhookURL.
 	PreviousWebhookURLs []string
-	StateTTL            time.Duration // how long an install may take from /install to the callback
 	SweepInterval       time.Duration // how often each site's webhooks are reconciled
 }
 
@@ -56,12 +59,6 @@ type Service struct {
 
 // New returns a Service.
 func New(db *store.DB, api *thinkific.Client, cfg Config, clock stride.Clock, log *slog.Logger) *Service {
-	if cfg.StateTTL == 0 {
-		cfg.StateTTL = 10 * time.Minute
-	}
-	if cfg.SweepInterval == 0 {
-		cfg.SweepInterval = 6 * time.Hour
-	}
 	workCtx, stopWork := context.WithCancel(context.Background())
 	return &Service{db: db, api: api, cfg: cfg, clock: clock, log: log,
 		tokens:  &tokenKeeper{db: db, api: api, clock: clock, log: log},
@@ -97,7 +94,7 @@ func (s *Service) Begin(subdomain string) (string, Pending, error) {
 		return "", Pending{}, stride.Errorf(stride.EINVALID, "That is not a Thinkific site name. Install Stride from the Thinkific App Store.")
 	}
 	state, verifier := rand.Text(), oauth2.GenerateVerifier()
-	p := Pending{Subdomain: subdomain, StateHash: hash(state), Verifier: verifier, ExpiresAt: s.clock.Now().Add(s.cfg.StateTTL)}
+	p := Pending{Subdomain: subdomain, StateHash: hash(state), Verifier: verifier, ExpiresAt: s.clock.Now().Add(StateTTL)}
 	return s.api.AuthorizeURL(subdomain, state, verifier), p, nil
 }
 

@@ -20,7 +20,7 @@ import (
 // one enrollment id or 0, at random. IDs are unique, in no relation to time.
 //
 // truth maps lesson ID → progress ID. It is the only best pairing for every
-// window from 20 ms up to an hour, DefaultWindow among them: each progress
+// window from 20 ms up to an hour, PAIRING_WINDOW's default among them: each progress
 // half is at most 20 ms from its own lesson and at least 30 ms from any other.
 func Journey(r *rand.Rand, steps int, start time.Time) (halves []Half, truth map[int64]int64) {
 	const (

@@ -21,9 +21,6 @@ const (
 	Progress                 // enrollment.progress
 )
 
-// DefaultWindow is how far apart two halves of one step may be.
-const DefaultWindow = 500 * time.Millisecond
-
 // Half is one half of a learner step, of one learner in one course.
 type Half struct {
 	ID           int64 // unique across both kinds, stable (a database id)

@@ -11,6 +11,10 @@ import (
 
 var t0 = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 
+// DefaultWindow is the window Stride pairs with unless PAIRING_WINDOW says otherwise
+// (config holds that default).
+const DefaultWindow = 500 * time.Millisecond
+
 func lesson(id int64, ms int, enrollment int64) Half {
 	return Half{ID: id, Kind: Lesson, At: t0.Add(time.Duration(ms) * time.Millisecond), EnrollmentID: enrollment}
 }

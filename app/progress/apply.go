@@ -91,11 +91,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	case j.lesson != nil:
 		return w.applyLesson(s, j, ev, j.lesson)
 	case ev.Topic() == "app.uninstalled":
-		acted, err := s.Uninstall(at, w.cfg.Grace)
-		if err == nil && acted {
-			w.onUninstall(s.SiteID())
-		}
-		return err
+		return s.Uninstall(at, w.cfg.Grace)
 	}
 	return nil // a topic Stride does not use
 }

@@ -15,59 +15,42 @@ import (
 	"github.com/strideapp/stride/app/stride"
 )
 
-// Config tunes the worker.
+// Config is the worker's settings, taken as given: the first three come from config.Config,
+// which holds their defaults.
 type Config struct {
-	Window      time.Duration // pairing window, ± (default 500 ms)
-	Grace       time.Duration // how long an uninstalled site's data is kept (default 30 days)
-	Retention   time.Duration // how long the delivery log is kept (default 30 days)
-	MaxAttempts int           // tries before an event is parked as failed (default 10)
-	Batch       int           // events per transaction (default 50: a step shows paired when its batch commits)
-	Concurrency int           // batches applied at once in this process (default 2)
-	Poll        time.Duration // how often to look for work without a wake-up (default 250 ms)
+	Window    time.Duration // pairing window, ±
+	Grace     time.Duration // how long an uninstalled site's data is kept
+	Retention time.Duration // how long the delivery log is kept
+	Poll      time.Duration // how often Run looks for work without a wake-up; see DefaultPoll
 }
+
+// DefaultPoll is how often a worker looks for work when nothing wakes it: a worker dyno has
+// no receiver beside it, so this is how soon it sees a delivery.
+const DefaultPoll = 250 * time.Millisecond
+
+const (
+	maxAttempts = 10 // tries before an event is parked as failed
+	batchSize   = 50 // events per transaction: a step shows paired when its batch commits
+	concurrency = 2  // batches applied at once in this process
+)
 
 // Worker applies inbox events. Several may run, in one process or many.
 type Worker struct {
-	db          *store.DB
-	cfg         Config
-	clock       stride.Clock
-	log         *slog.Logger
-	wake        chan struct{}
-	onUninstall func(siteID int64)
+	db    *store.DB
+	cfg   Config
+	clock stride.Clock
+	log   *slog.Logger
+	wake  chan struct{}
 }
 
-// New returns a worker; onUninstall (may be nil) hears of each site it uninstalls.
-func New(db *store.DB, cfg Config, clock stride.Clock, log *slog.Logger, onUninstall func(siteID int64)) *Worker {
-	if cfg.Window == 0 {
-		cfg.Window = 500 * time.Millisecond
-	}
-	if cfg.Grace == 0 {
-		cfg.Grace = 30 * 24 * time.Hour
-	}
-	if cfg.Retention == 0 {
-		cfg.Retention = 30 * 24 * time.Hour
-	}
-	if cfg.MaxAttempts == 0 {
-		cfg.MaxAttempts = 10
-	}
-	if cfg.Batch == 0 {
-		cfg.Batch = 50
-	}
-	if cfg.Concurrency == 0 {
-		cfg.Concurrency = 2
-	}
-	if cfg.Poll == 0 {
-		cfg.Poll = 250 * time.Millisecond
-	}
-	if onUninstall == nil {
-		onUninstall = func(int64) {}
-	}
-	return &Worker{db: db, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, cfg.Concurrency), onUninstall: onUninstall}
+// New returns a worker.
+func New(db *store.DB, cfg Config, clock stride.Clock, log *slog.Logger) *Worker {
+	return &Worker{db: db, cfg: cfg, clock: clock, log: log, wake: make(chan struct{}, concurrency)}
 }
 
 // Wake tells the worker there is new work; it never blocks.
 func (w *Worker) Wake() {
-	for range w.cfg.Concurrency {
+	for range concurrency {
 		select {
 		case w.wake <- struct{}{}:
 		default:
@@ -76,12 +59,12 @@ func (w *Worker) Wake() {
 	}
 }
 
-// Run works until ctx ends: Concurrency loops take batches from the inbox as it fills (on
+// Run works until ctx ends: concurrency loops take batches from the inbox as it fills (on
 // PostgreSQL they claim disjoint rows), and every ten minutes one trims the delivery log and
 // deletes the data of sites uninstalled past their grace period.
 func (w *Worker) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for i := range w.cfg.Concurrency {
+	for i := range concurrency {
 		wg.Go(func() { w.loop(ctx, i == 0) })
 	}
 	wg.Wait()
@@ -122,11 +105,11 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
-		rows, err := w.claim(ctx, w.cfg.Batch)
+		rows, err := w.claim(ctx, batchSize)
 		switch {
 		case err == nil:
 			total += len(rows)
-			if len(rows) < w.cfg.Batch {
+			if len(rows) < batchSize {
 				return total, nil
 			}
 		case store.Transient(err) || len(rows) == 0:
@@ -176,7 +159,7 @@ func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
 			return done, err
 		}
 		row := rows[0]
-		if store.Refused(err) || row.Attempts+1 >= w.cfg.MaxAttempts {
+		if store.Refused(err) || row.Attempts+1 >= maxAttempts {
 			w.log.Warn("event failed", "site", row.SiteID, "event", row.EventID, "topic", row.Topic, "attempts", row.Attempts+1, "err", err)
 			err = w.db.MarkFailed(ctx, row, err)
 		} else {

@@ -25,31 +25,22 @@ type connectionPage struct {
 	Replayed bool
 }
 
-// handleHome is the app URL: a signed launch from the Thinkific admin, or the overview of
-// the session's site.
-func (s *Server) handleHome(c echo.Context) error {
-	if c.QueryParam("hmac") != "" {
-		return s.handleLaunch(c)
-	}
-	return s.requireSession(s.handleOverview)(c)
-}
-
 // handleConnection shows how Thinkific reaches Stride: webhooks, the last event, the
 // delivery log with replay.
 func (s *Server) handleConnection(c echo.Context) error {
-	site := siteOf(c)
+	site, v := siteOf(c), viewOf(c)
 	ctx := c.Request().Context()
-	recorded, err := s.db.Webhooks(ctx, site.ID)
+	recorded, err := v.Webhooks(ctx)
 	if err != nil {
 		return err
 	}
 	hooks, missing := webhooksByTopic(recorded)
 	now := s.clock.Now()
-	log, err := s.db.DeliveryLog(ctx, site.ID, now.Add(time.Minute), 100)
+	log, err := v.DeliveryLog(ctx, now.Add(time.Minute), 100)
 	if err != nil {
 		return err
 	}
-	conn, err := s.db.View(site.ID).Connection(ctx)
+	conn, err := v.Connection(ctx)
 	if err != nil {
 		return err
 	}
@@ -83,7 +74,7 @@ func (s *Server) handleReplay(c echo.Context) error {
 	if err != nil || id <= 0 {
 		return stride.Errorf(stride.EINVALID, "No such delivery.")
 	}
-	if err := s.db.Replay(c.Request().Context(), siteOf(c).ID, id); err != nil {
+	if err := viewOf(c).Replay(c.Request().Context(), id); err != nil {
 		return err
 	}
 	s.receiver.Wake()

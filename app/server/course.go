@@ -31,13 +31,12 @@ const (
 
 // handleCourse shows a course's drop-off funnel and its learners.
 func (s *Server) handleCourse(c echo.Context) error {
-	site := siteOf(c)
+	site, v := siteOf(c), viewOf(c)
 	ctx := c.Request().Context()
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	v := s.db.View(site.ID)
 	course, err := v.Course(ctx, id)
 	if err != nil {
 		return err

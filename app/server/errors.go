@@ -69,14 +69,21 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if title == "" {
 		title = http.StatusText(status)
 	}
-	var retry string
-	if r, ok := c.Get("retryURL").(string); ok {
-		retry = r
-	}
-	if err := s.render(c, status, "error.html", errorPage{Title: title, Message: message, RetryURL: retry, RequestID: rid}); err != nil {
+	var retry retryError
+	errors.As(err, &retry)
+	if err := s.render(c, status, "error.html", errorPage{Title: title, Message: message, RetryURL: retry.url, RequestID: rid}); err != nil {
 		c.String(status, message)
 	}
 }
+
+// retryError is a failure whose page offers to start again at url, as a failed install
+// offers a new install of the same site.
+type retryError struct {
+	error
+	url string
+}
+
+func (e retryError) Unwrap() error { return e.error }
 
 type errorPage struct {
 	Title, Message, RetryURL, RequestID string

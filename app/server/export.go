@@ -29,7 +29,7 @@ func (s *Server) handleExportSteps(c echo.Context) error {
 		return err
 	}
 	w := s.startCSV(c, "steps", stepsHeader)
-	err = s.db.View(siteOf(c).ID).EachStep(c.Request().Context(), course, func(st *store.Step) error {
+	err = viewOf(c).EachStep(c.Request().Context(), course, func(st *store.Step) error {
 		return w.Write([]string{stamp(&st.OccurredAt), id(st.LearnerID), safe(st.Email), id(st.CourseID), safe(st.Course),
 			optID(st.ChapterID), safe(st.Chapter), optID(st.LessonID), safe(st.Lesson), percent(st.PercentBefore), percent(st.PercentAfter)})
 	})
@@ -43,7 +43,7 @@ func (s *Server) handleExportEnrollments(c echo.Context) error {
 		return err
 	}
 	w := s.startCSV(c, "enrollments", enrollmentsHeader)
-	err = s.db.View(siteOf(c).ID).EachEnrollment(c.Request().Context(), course, s.clock.Now(), func(e *store.EnrollmentRow) error {
+	err = viewOf(c).EachEnrollment(c.Request().Context(), course, s.clock.Now(), func(e *store.EnrollmentRow) error {
 		p := e.Percent
 		return w.Write([]string{id(e.ID), id(e.LearnerID), safe(e.Email), id(e.CourseID), safe(e.Course), percent(&p), e.Status,
 			stamp(e.Started()), stamp(e.CompletedAt), stamp(e.LastActivityAt)})

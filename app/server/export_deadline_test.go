@@ -47,11 +47,16 @@ func (l *logLines) String() string {
 }
 
 // serveReal serves h's Stride through server.Serve (the server's own timeouts and
-// connection limits, not httptest's) and returns its base URL.
+// connection limits, not httptest's) and returns its base URL. A writeTimeout of 0 keeps
+// the configured one.
 func (h *harness) serveReal(writeTimeout time.Duration, logs io.Writer) string {
 	h.t.Helper()
-	srv, err := server.New(h.cfg, server.Deps{DB: h.db, Install: h.install, Receiver: h.receiver, Clock: h.clock,
-		Log: slog.New(slog.NewTextHandler(logs, nil)), WriteTimeout: writeTimeout})
+	cfg := *h.cfg
+	if writeTimeout > 0 {
+		cfg.WriteTimeout = writeTimeout
+	}
+	srv, err := server.New(&cfg, server.Deps{DB: h.db, Install: h.install, Receiver: h.receiver, Clock: h.clock,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -105,8 +105,8 @@ func newHarness(t *testing.T, dbURL string, opts ...option) *harness {
 	h.db = h.openDB()
 	h.install = h.newInstall(h.db)
 	log := slog.New(slog.DiscardHandler)
-	h.worker = progress.New(h.db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention}, h.clock, log, nil)
-	h.receiver = ingest.New(h.db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow}, h.clock, log, nil)
+	h.worker = progress.New(h.db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, h.clock, log)
+	h.receiver = ingest.New(h.db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, h.clock, log, nil)
 	srv, err := server.New(cfg, server.Deps{DB: h.db, Install: h.install, Receiver: h.receiver, Clock: h.clock, Log: log})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +119,7 @@ func newHarness(t *testing.T, dbURL string, opts ...option) *harness {
 
 func (h *harness) openDB() *store.DB {
 	keys, _ := secret.NewKeyring(h.cfg.SecretKey)
-	db, err := store.Open(context.Background(), store.Options{DatabaseURL: h.cfg.DatabaseURL, DataDir: h.cfg.DataDir, Keys: keys, Clock: h.clock})
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: h.cfg.DatabaseURL, DataDir: h.cfg.DataDir, MaxConns: h.cfg.MaxConnections, Keys: keys, Clock: h.clock})
 	if err != nil {
 		h.t.Fatal(err)
 	}

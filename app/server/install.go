@@ -32,15 +32,24 @@ type installedPage struct {
 	Subdomain, ContinueURL string
 }
 
-// handleCallback is the OAuth redirect URI.
+// handleCallback is the OAuth redirect URI. When this browser started the install, any
+// failure offers to start it again.
 func (s *Server) handleCallback(c echo.Context) error {
 	var st installState
 	s.readCookie(c, installCookie, &st)
 	retry := ""
 	if st.Subdomain != "" {
 		retry = "/install?subdomain=" + url.QueryEscape(st.Subdomain)
-		c.Set("retryURL", retry)
 	}
+	err := s.completeInstall(c, st, retry)
+	if err != nil && retry != "" {
+		return retryError{err, retry}
+	}
+	return err
+}
+
+// completeInstall answers the callback of the install st; retry starts it again.
+func (s *Server) completeInstall(c echo.Context, st installState, retry string) error {
 	if e := c.QueryParam("error"); e != "" {
 		s.clearCookie(c, installCookie)
 		s.log.Info("install cancelled", "error", e)

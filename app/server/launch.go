@@ -20,6 +20,17 @@ const (
 	launchSkew   = 30 * time.Second // clocks differ a little; a launch from further ahead is refused
 )
 
+// launches answers a signed launch, a request that carries ?hmac=, on the route it guards;
+// every other request goes on to next.
+func (s *Server) launches(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.QueryParam("hmac") == "" {
+			return next(c)
+		}
+		return s.handleLaunch(c)
+	}
+}
+
 // handleLaunch is the app URL opened inside the Thinkific admin:
 // ?hmac&subdomain&tgid&timestamp, signed with the client secret. A valid launch starts a
 // session bound to that one site; anything else gets 401 and no data.

@@ -16,12 +16,11 @@ type learnerPage struct {
 
 // handleLearner shows a learner's paired timeline, newest first.
 func (s *Server) handleLearner(c echo.Context) error {
-	site := siteOf(c)
+	site, v := siteOf(c), viewOf(c)
 	id, err := pathID(c)
 	if err != nil {
 		return err
 	}
-	v := s.db.View(site.ID)
 	learner, err := v.Learner(c.Request().Context(), id)
 	if err != nil {
 		return err

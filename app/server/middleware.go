@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"log/slog"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -59,6 +61,18 @@ func (s *Server) guidanceAncestors(c echo.Context) string {
 		return s.cfg.SiteOrigin(sub)
 	}
 	return s.cfg.SiteOrigin("*")
+}
+
+// deadline gives a request's work at most d, counted from when this middleware runs.
+func deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
 }
 
 // requestID gives every request an id of Stride's own, in the request (where the request

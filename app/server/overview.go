@@ -39,10 +39,9 @@ const chartDays = 90
 
 // handleOverview shows the site's learners, activity and progress at a glance.
 func (s *Server) handleOverview(c echo.Context) error {
-	site := siteOf(c)
+	site, v := siteOf(c), viewOf(c)
 	ctx := c.Request().Context()
 	now := s.clock.Now()
-	v := s.db.View(site.ID)
 	o, err := v.Overview(ctx, now, now.AddDate(0, 0, -chartDays+1))
 	if err != nil {
 		return err

@@ -43,13 +43,13 @@ func (h *harness) startProcess(env map[string]string) *process {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	db, err := store.Open(context.Background(), store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Keys: keys, Clock: h.clock})
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections, Keys: keys, Clock: h.clock})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { db.Close() })
 	log := slog.New(slog.DiscardHandler)
-	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), Window: cfg.PairingWindow}, h.clock, log, nil)
+	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, h.clock, log, nil)
 	srv, err := server.New(cfg, server.Deps{DB: db, Install: h.newInstall(db), Receiver: receiver, Clock: h.clock, Log: log})
 	if err != nil {
 		h.t.Fatal(err)
@@ -57,7 +57,7 @@ func (h *harness) startProcess(env map[string]string) *process {
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	h.t.Cleanup(ts.Close)
-	return &process{url: "http://" + ts.Listener.Addr().String(), db: db, worker: progress.New(db, progress.Config{}, h.clock, log, nil)}
+	return &process{url: "http://" + ts.Listener.Addr().String(), db: db, worker: progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, h.clock, log)}
 }
 
 // sessionCookie is the session a launch in c started on h.

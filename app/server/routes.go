@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -25,11 +26,15 @@ func (s *Server) routes() {
 	// Given to Thinkific: these paths must not move.
 	e.GET("/install", s.handleInstall)
 	e.GET("/oauth/callback", s.handleCallback)
-	e.POST("/webhooks/thinkific", s.handleWebhook, webhookBodies(maxWebhookReads, webhookBodyTimeout, maxWebhookBody))
+	// Thinkific waits 5 s for an answer: once the body is in, receiving it (an uninstall
+	// included) ends within 3.
+	e.POST("/webhooks/thinkific", s.handleWebhook,
+		webhookBodies(maxWebhookReads, webhookBodyTimeout, maxWebhookBody), deadline(2800*time.Millisecond))
 	e.GET("/webhooks/thinkific", handleWebhookProbe) // someone checking the URL in a browser
 
-	// The dashboard: the launch, then pages behind a session bound to one site.
-	e.GET("/", s.handleHome)
+	// The dashboard: pages behind a session bound to one site. The app URL also answers the
+	// signed launch from the Thinkific admin that starts such a session.
+	e.GET("/", s.handleOverview, s.launches, s.requireSession)
 	site := e.Group("", s.requireSession)
 	site.GET("/courses/:id", s.handleCourse)
 	site.GET("/learners/:id", s.handleLearner)
@@ -38,6 +43,6 @@ func (s *Server) routes() {
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 
-	e.GET("/healthz", s.handleHealth)
+	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
 	e.StaticFS("/static", web.Static())
 }

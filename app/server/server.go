@@ -46,8 +46,6 @@ type Deps struct {
 	Receiver *ingest.Receiver
 	Clock    stride.Clock
 	Log      *slog.Logger
-
-	WriteTimeout time.Duration // for a response, or for each chunk of an export; default 30 s
 }
 
 // New builds the server; it fails when a template does not parse.
@@ -74,14 +72,11 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	// X-Forwarded-For (Heroku's router appends the real address last).
 	s.echo.IPExtractor = echo.ExtractIPDirect()
 	s.routes()
-	if d.WriteTimeout == 0 {
-		d.WriteTimeout = 30 * time.Second
-	}
 	s.http = &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      d.WriteTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(d.Log.Handler(), slog.LevelWarn),
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 )
 
@@ -15,7 +16,7 @@ const (
 	sessionCookie = "stride_session"
 	sessionTTL    = 12 * time.Hour
 	installCookie = "stride_install"
-	installTTL    = 10 * time.Minute
+	installTTL    = install.StateTTL // the cookie holds the pending install as long as it is good
 )
 
 // session is what the session cookie carries: one site, and when it was granted.
@@ -78,8 +79,9 @@ func (s *Server) startSession(c echo.Context, site *stride.Site) error {
 }
 
 // requireSession lets a request through only with a valid session of an installed site,
-// and puts that site in the context. Sessions granted before the site's latest install
-// (an uninstall and reinstall since) are void.
+// and puts that site and its dashboard (the only data the request may reach) in the
+// context. Sessions granted before the site's latest install (an uninstall and reinstall
+// since) are void.
 func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var sess session
@@ -95,10 +97,14 @@ func (s *Server) requireSession(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set("site", site)
+		c.Set("view", s.db.View(site.ID))
 		// Only this site's Thinkific admin may frame its pages.
 		c.Response().Header().Set("Content-Security-Policy", csp(s.cfg.SiteOrigin(site.Subdomain)))
 		return next(c)
 	}
 }
 
+// siteOf is the session's site, for its name and subdomain; viewOf is its data.
 func siteOf(c echo.Context) *stride.Site { return c.Get("site").(*stride.Site) }
+
+func viewOf(c echo.Context) *store.SiteView { return c.Get("view").(*store.SiteView) }

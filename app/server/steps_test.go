@@ -184,7 +184,7 @@ func TestPairingGroundTruth(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				var wg sync.WaitGroup
 				for range 2 {
-					w := progress.New(h.db, progress.Config{Poll: 5 * time.Millisecond}, h.clock, slog.New(slog.DiscardHandler), nil)
+					w := progress.New(h.db, progress.Config{Window: h.cfg.PairingWindow, Grace: h.cfg.UninstallGrace, Retention: h.cfg.Retention, Poll: 5 * time.Millisecond}, h.clock, slog.New(slog.DiscardHandler))
 					wg.Go(func() { w.Run(ctx) })
 				}
 				send := func(bodies [][]byte) {

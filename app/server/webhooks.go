@@ -1,14 +1,10 @@
 package server
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/strideapp/stride/app/ingest"
 )
 
 // handleWebhook is the target of every webhook: verify, store once, answer — only after the
@@ -20,22 +16,10 @@ func (s *Server) handleWebhook(c echo.Context) error {
 	if err != nil {
 		return err // over the cap: BodyLimit's 413, chunked bodies included
 	}
-	// Thinkific waits 5 s; everything here, the uninstall included, ends within 3.
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2800*time.Millisecond)
-	defer cancel()
 	h := c.Request().Header
-	res, err := s.receiver.Receive(ctx, h.Get("X-Thinkific-Subdomain"), h.Get("X-Thinkific-Hmac-Sha256"), body)
+	res, err := s.receiver.Receive(c.Request().Context(), h.Get("X-Thinkific-Subdomain"), h.Get("X-Thinkific-Hmac-Sha256"), body)
 	if err != nil {
 		return err
-	}
-	if res.Outcome == ingest.Accepted && res.Event.Topic() == "app.uninstalled" {
-		// Locked out at once, not when a worker gets to it; the worker's apply is a no-op then.
-		if acted, err := s.db.Uninstall(ctx, res.Site.ID, res.Event.CreatedAt, s.cfg.UninstallGrace); err != nil {
-			s.log.Error("uninstall", "site", res.Site.ID, "err", err)
-		} else if acted {
-			s.log.Info("site uninstalled", "site", res.Site.ID, "subdomain", res.Site.Subdomain)
-		}
-		s.receiver.Forget(res.Site)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": string(res.Outcome), "event_id": res.EventID})
 }

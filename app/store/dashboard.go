@@ -5,14 +5,15 @@ import (
 	"time"
 )
 
-// SiteView reads one site's dashboard data. Every query it runs is scoped to its site, in
-// this one place, so no page can show another site's data.
+// SiteView is one site's dashboard: what its pages read, and the replay its connection page
+// offers. Every query it runs is scoped to its site, in this one place, so no page can show
+// or change another site's data.
 type SiteView struct {
 	db     *DB
 	siteID int64
 }
 
-// View returns the read side of one site's data.
+// View returns one site's dashboard.
 func (db *DB) View(siteID int64) *SiteView { return &SiteView{db: db, siteID: siteID} }
 
 // Overview is a site's headline figures, read from rollups and indexes.

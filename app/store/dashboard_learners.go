@@ -241,22 +241,3 @@ func (v *SiteView) each(ctx context.Context, q string, args []any, fn func(*sql.
 	}
 	return dbError(rows.Err(), "export")
 }
-
-// Connection is what the connection page shows besides webhooks and the delivery log.
-type Connection struct {
-	LastEventAt *time.Time
-}
-
-// Connection reads when the site's last event came (one index probe, however big the inbox).
-func (v *SiteView) Connection(ctx context.Context) (*Connection, error) {
-	c := &Connection{}
-	var last []struct{ ReceivedAt time.Time }
-	err := v.db.reader(ctx).Raw("SELECT received_at FROM inbox WHERE site_id = ? ORDER BY received_at DESC LIMIT 1", v.siteID).Scan(&last).Error
-	if err != nil {
-		return nil, dbError(err, "inbox")
-	}
-	if len(last) > 0 {
-		c.LastEventAt = &last[0].ReceivedAt
-	}
-	return c, nil
-}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,15 +32,10 @@ import (
 type Options struct {
 	DatabaseURL string // PostgreSQL; "" means SQLite in DataDir
 	DataDir     string
-	MaxConns    int             // PostgreSQL pool size; 0 means defaultMaxConns
+	MaxConns    int             // PostgreSQL pool size (DATABASE_MAX_CONNECTIONS); 0 sets no limit
 	Keys        *secret.Keyring // needed to read or write tokens and install states
-	Clock       stride.Clock
-	Logger      *slog.Logger
+	Clock       stride.Clock    // nil means the system clock
 }
-
-// defaultMaxConns is small because Heroku's smallest PostgreSQL plans allow 20 connections
-// in all, for every dyno, the release phase and psql together.
-const defaultMaxConns = 5
 
 // DB is Stride's database.
 type DB struct {
@@ -52,7 +46,6 @@ type DB struct {
 	postgres bool
 	keys     *secret.Keyring
 	clock    stride.Clock
-	log      *slog.Logger
 }
 
 // Open connects to the database. It does not migrate: call Migrate or CheckMigrated.
@@ -60,26 +53,22 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if o.Clock == nil {
 		o.Clock = stride.SystemClock{}
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
 	gcfg := &gorm.Config{
 		Logger:                 logger.Discard, // queries carry sealed tokens: never log them
 		SkipDefaultTransaction: true,           // we open transactions where they are needed
 		NowFunc:                func() time.Time { return o.Clock.Now().UTC() },
 		TranslateError:         true,
 	}
-	db := &DB{postgres: o.DatabaseURL != "", keys: o.Keys, clock: o.Clock, log: o.Logger}
+	db := &DB{postgres: o.DatabaseURL != "", keys: o.Keys, clock: o.Clock}
 	var err error
 	if db.postgres {
 		if db.gorm, db.sql, err = openPool(postgres.Open(withSessionSettings(o.DatabaseURL)), gcfg); err != nil {
 			return nil, err
 		}
-		if o.MaxConns <= 0 {
-			o.MaxConns = defaultMaxConns
+		if o.MaxConns > 0 {
+			db.sql.SetMaxOpenConns(o.MaxConns)
+			db.sql.SetMaxIdleConns(o.MaxConns)
 		}
-		db.sql.SetMaxOpenConns(o.MaxConns)
-		db.sql.SetMaxIdleConns(o.MaxConns)
 		db.sql.SetConnMaxIdleTime(5 * time.Minute)
 		db.read = db.gorm
 	} else {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/strideapp/stride/app/stride"
 )
 
 // Delivery statuses, as the delivery log shows them.
@@ -187,7 +185,7 @@ func (db *DB) insertInbox(tx *gorm.DB, ds []Delivery, idx []int) (map[int64]map[
 	return inserted, rows.Err()
 }
 
-// InboxCount counts a site's inbox rows by status, for tests and the connection page.
+// InboxCount counts a site's inbox rows by status.
 func (db *DB) InboxCount(ctx context.Context, siteID int64) (map[string]int64, error) {
 	var rows []struct {
 		Status string
@@ -217,23 +215,12 @@ type LoggedDelivery struct {
 	LastDuplicateAt *time.Time // the latest of them
 }
 
-// DeliveryLog lists a site's deliveries, newest first, received before `before`.
+// DeliveryLog is View(siteID).DeliveryLog, for tests and tools that hold a site id.
 func (db *DB) DeliveryLog(ctx context.Context, siteID int64, before time.Time, limit int) ([]LoggedDelivery, error) {
-	var out []LoggedDelivery
-	err := db.reader(ctx).Table("inbox").Select("id, event_id, topic, status, attempts, last_error, received_at, duplicates, last_duplicate_at").
-		Where("site_id = ? AND received_at < ?", siteID, before.UTC()).Order("received_at DESC, id DESC").Limit(limit).Scan(&out).Error
-	return out, dbError(err, "delivery log")
+	return db.View(siteID).DeliveryLog(ctx, before, limit)
 }
 
-// Replay puts a failed or quarantined delivery of the site back in line for the workers.
+// Replay is View(siteID).Replay, for tests and tools that hold a site id.
 func (db *DB) Replay(ctx context.Context, siteID, id int64) error {
-	res := db.gorm.WithContext(ctx).Exec(`UPDATE inbox SET status = ?, attempts = 0, next_attempt_at = ?, last_error = '', processed_at = NULL
-		WHERE site_id = ? AND id = ? AND status IN (?, ?)`, StatusAccepted, db.now(), siteID, id, StatusFailed, StatusQuarantined)
-	if res.Error != nil {
-		return dbError(res.Error, "delivery")
-	}
-	if res.RowsAffected == 0 {
-		return stride.Errorf(stride.ENOTFOUND, "no failed or quarantined delivery %d", id)
-	}
-	return nil
+	return db.View(siteID).Replay(ctx, id)
 }

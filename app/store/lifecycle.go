@@ -23,8 +23,9 @@ func (db *DB) Uninstall(ctx context.Context, siteID int64, eventAt time.Time, gr
 }
 
 // Uninstall is Uninstall inside the worker's transaction.
-func (s *SiteTx) Uninstall(eventAt time.Time, grace time.Duration) (bool, error) {
-	return uninstall(s.tx, s.siteID, eventAt, s.db.now(), grace)
+func (s *SiteTx) Uninstall(eventAt time.Time, grace time.Duration) error {
+	_, err := uninstall(s.tx, s.siteID, eventAt, s.db.now(), grace)
+	return err
 }
 
 func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Duration) (bool, error) {

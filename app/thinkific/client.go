@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -20,7 +19,7 @@ import (
 	"github.com/strideapp/stride/app/stride"
 )
 
-// Config says where Thinkific is and who Stride is to it.
+// Config says where Thinkific is and who Stride is to it. Every field is taken as given.
 type Config struct {
 	SiteURL      string // base URL of a site, with {subdomain}
 	APIURL       string // API host, without /api/...
@@ -28,13 +27,18 @@ type Config struct {
 	ClientSecret string
 	RedirectURI  string
 	UserAgent    string
-	Logger       *slog.Logger
 	Clock        stride.Clock
 	// RetryWaitMin and RetryWaitMax bound the backoff between retries of 429 and 5xx
-	// answers (default 1 s and 60 s); RetryMax is how many retries (default 4).
+	// answers: DefaultRetryWaitMin and DefaultRetryWaitMax, or shorter in tests.
 	RetryWaitMin, RetryWaitMax time.Duration
-	RetryMax                   int
 }
+
+// The backoff between retries of the APIs, and how many retries.
+const (
+	DefaultRetryWaitMin = time.Second
+	DefaultRetryWaitMax = time.Minute
+	retryMax            = 4
+)
 
 // Client is Stride's Thinkific client. It is safe for concurrent use.
 type Client struct {
@@ -45,28 +49,10 @@ type Client struct {
 
 // New returns a client.
 func New(cfg Config) *Client {
-	if cfg.Clock == nil {
-		cfg.Clock = stride.SystemClock{}
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.RetryWaitMin == 0 {
-		cfg.RetryWaitMin = time.Second
-	}
-	if cfg.RetryWaitMax == 0 {
-		cfg.RetryWaitMax = time.Minute
-	}
-	if cfg.RetryMax == 0 {
-		cfg.RetryMax = 4
-	}
-	if cfg.UserAgent == "" {
-		cfg.UserAgent = "Stride (Thinkific app)"
-	}
 	api := retryablehttp.NewClient()
 	api.HTTPClient = &http.Client{Timeout: 20 * time.Second}
 	api.Logger = nil // it would log every request; we log outcomes ourselves
-	api.RetryWaitMin, api.RetryWaitMax, api.RetryMax = cfg.RetryWaitMin, cfg.RetryWaitMax, cfg.RetryMax
+	api.RetryWaitMin, api.RetryWaitMax, api.RetryMax = cfg.RetryWaitMin, cfg.RetryWaitMax, retryMax
 	api.Backoff = backoff(cfg.Clock)
 	api.ErrorHandler = retryablehttp.PassthroughErrorHandler // hand the last answer back to us
 	return &Client{cfg: cfg, oauth: &http.Client{Timeout: 20 * time.Second}, api: api}

@@ -86,25 +86,25 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		return nil, err
 	}
 	clock := stride.SystemClock{}
-	db, err := openDB(ctx, cfg, keys, log)
+	db, err := openDB(ctx, cfg, keys)
 	if err != nil {
 		return nil, err
 	}
 	api := thinkific.New(thinkific.Config{
 		SiteURL: cfg.SiteURL, APIURL: cfg.APIURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/1 (Thinkific app; +" + cfg.AppURL.String() + ")",
-		Logger: log, Clock: clock,
+		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/1 (Thinkific app; +" + cfg.AppURL.String() + ")", Clock: clock,
+		RetryWaitMin: thinkific.DefaultRetryWaitMin, RetryWaitMax: thinkific.DefaultRetryWaitMax,
 	})
 	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, clock, log)
-	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention}, clock, log, nil)
-	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow}, clock, log, worker.Wake)
+	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, clock, log)
+	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, clock, log, worker.Wake)
 	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver}, nil
 }
 
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
 // (by `stride migrate`, the release phase).
-func openDB(ctx context.Context, cfg *config.Config, keys *secret.Keyring, log *slog.Logger) (*store.DB, error) {
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections, Keys: keys, Logger: log})
+func openDB(ctx context.Context, cfg *config.Config, keys *secret.Keyring) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: cfg.MaxConnections, Keys: keys})
 	if err != nil {
 		return nil, err
 	}
