@@ -44,27 +44,6 @@ func TestReconcileReplacesStaleKeepsForeign(t *testing.T) {
 	})
 }
 
-// Thinkific refusing a webhook (422) is recorded per topic and shown; the rest register.
-func TestReconcileRecords422(t *testing.T) {
-	h := testkit.New(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.StrictHTTPS = true })
-	admin := testkit.Browser()
-	resp, _ := h.InstallVia(admin, "acme")
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("install: %d", resp.StatusCode)
-	}
-	_, page := testkit.Get(t, admin, h.URL+"/connection")
-	recorded, _ := h.DB.Webhooks(context.Background(), h.MustSite().ID)
-	if len(recorded) != len(stride.WebhookTopics) {
-		t.Fatalf("recorded %d", len(recorded))
-	}
-	for _, r := range recorded {
-		if r.Status != stride.WebhookFailed || r.LastError != "Thinkific refused the webhook: url is not valid" {
-			t.Fatalf("recorded %+v", r)
-		}
-	}
-	testkit.MustContain(t, page, "url is not valid")
-}
-
 // 429 waits for RateLimit-Reset, 5xx backs off, 401 refreshes once: the install still
 // ends with every webhook registered once.
 func TestReconcileSurvivesThinkificTrouble(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 // The dashboard lists deliveries and replays a quarantined one of its own site only;
@@ -114,4 +116,26 @@ func TestTestDeliveriesAndStatuses(t *testing.T) {
 			t.Fatalf("a completion counted at 20 %%: %d days", n)
 		}
 	})
+}
+
+// Thinkific refusing a webhook (422) is recorded per topic, and the Connection page shows
+// why.
+func TestConnectionShowsRefusedWebhooks(t *testing.T) {
+	h := testkit.New(t, "", func(c *thinkificdouble.Config, _ map[string]string) { c.StrictHTTPS = true })
+	admin := testkit.Browser()
+	resp, _ := h.InstallVia(admin, "acme")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("install: %d", resp.StatusCode)
+	}
+	_, page := testkit.Get(t, admin, h.URL+"/connection")
+	recorded, _ := h.DB.Webhooks(context.Background(), h.MustSite().ID)
+	if len(recorded) != len(stride.WebhookTopics) {
+		t.Fatalf("recorded %d", len(recorded))
+	}
+	for _, r := range recorded {
+		if r.Status != stride.WebhookFailed || r.LastError != "Thinkific refused the webhook: url is not valid" {
+			t.Fatalf("recorded %+v", r)
+		}
+	}
+	testkit.MustContain(t, page, "url is not valid")
 }

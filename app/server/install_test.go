@@ -88,3 +88,28 @@ func TestRepeatedCallbackShowsSuccess(t *testing.T) {
 		}
 	})
 }
+
+// Nothing about an install is stored before its callback, yet a callback is still good
+// once: replayed with the browser's cookie as it was, its code is refused by Thinkific and
+// the site's tokens stay as they are.
+func TestReplayedCallbackCannotInstall(t *testing.T) {
+	h := testkit.New(t, "")
+	c := testkit.Stepper()
+	cb := h.CallbackURL(c)
+	u, _ := url.Parse(h.URL)
+	captured := c.Jar.Cookies(u)
+	if resp, _ := testkit.Get(t, c, cb); resp.StatusCode != http.StatusFound {
+		t.Fatalf("first use answered %d", resp.StatusCode)
+	}
+	before, _ := h.DB.Tokens(context.Background(), h.MustSite().ID)
+	replay := testkit.Stepper()
+	replay.Jar.SetCookies(u, captured)
+	resp, page := testkit.Get(t, replay, cb)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("replay answered %d, want 400", resp.StatusCode)
+	}
+	testkit.MustContain(t, page, "already used")
+	if after, _ := h.DB.Tokens(context.Background(), h.MustSite().ID); after != before {
+		t.Fatal("the replay replaced the site's tokens")
+	}
+}
