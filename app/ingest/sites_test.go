@@ -9,7 +9,6 @@ import (
 
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/store"
-	"github.com/strideapp/stride/app/stride"
 )
 
 // The site is the one the signed body names; the unsigned header is a hint. A signed
@@ -48,11 +47,7 @@ func TestRoutedBySignedSite(t *testing.T) {
 		if _, body := h.Deliver("newcomer", testkit.LessonEventFor("early", "gid-newcomer", now, 3, 70, 700), testkit.ClientSecret); !strings.Contains(body, "held") {
 			t.Fatalf("unknown site: %s", body)
 		}
-		newcomer, _, err := h.DB.SaveInstall(context.Background(), store.Install{Subdomain: "newcomer", GID: "gid-newcomer",
-			Tokens: stride.Tokens{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Hour)}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		newcomer := h.SaveSite("newcomer", "gid-newcomer")
 		h.Worker.Adopt(context.Background())
 		h.Drain()
 		for _, c := range []struct {

@@ -12,7 +12,6 @@ import (
 	"github.com/strideapp/stride/app/internal/testdb"
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/store"
-	"github.com/strideapp/stride/app/stride"
 )
 
 // refuseLearner installs a trigger that makes the database refuse writing learner id, with
@@ -55,11 +54,7 @@ func TestPoisonEventParkedAlone(t *testing.T) {
 	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
 		h := testkit.New(t, dbURL)
 		school := h.School()
-		other, _, err := h.DB.SaveInstall(context.Background(), store.Install{Subdomain: "other", GID: "gid-other",
-			Tokens: stride.Tokens{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Hour)}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		other := h.SaveSite("other", "gid-other")
 		now := h.Clock.Now()
 		nul := testkit.JSON(map[string]any{"id": "nul", "resource": "lesson", "action": "completed", "tenant_global_id": testkit.PublishedGID,
 			"created_at": now.UTC().Format(time.RFC3339), "payload": map[string]any{

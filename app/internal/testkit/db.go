@@ -11,7 +11,13 @@ import (
 // School is a site installed without the OAuth dance, with the gid of the published examples.
 func (h *Harness) School() *stride.Site {
 	h.T.Helper()
-	s, _, err := h.DB.SaveInstall(context.Background(), store.Install{Subdomain: "school", GID: PublishedGID,
+	return h.SaveSite("school", PublishedGID)
+}
+
+// SaveSite stores an installed site without the OAuth dance (nor webhooks).
+func (h *Harness) SaveSite(subdomain, gid string) *stride.Site {
+	h.T.Helper()
+	s, _, err := h.DB.SaveInstall(context.Background(), store.Install{Subdomain: subdomain, GID: gid,
 		Tokens: stride.Tokens{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Hour)}})
 	if err != nil {
 		h.T.Fatal(err)
