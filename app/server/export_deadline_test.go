@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,6 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 		tc.SetWriteBuffer(32 << 10)
 	}
 	return c, err
-}
-
-// logLines collects log output for a test to wait on.
-type logLines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // serveReal serves h's Stride through server.Serve (the server's own timeouts and
@@ -99,7 +80,7 @@ func TestExportOutlivesWriteTimeout(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs logLines
+		var logs testkit.Logs
 		url := serveReal(h, timeout, &logs) + "/export/enrollments.csv"
 		export := func() *http.Response {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)

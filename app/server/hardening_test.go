@@ -82,7 +82,7 @@ func TestGuidancePagesCanBeFramed(t *testing.T) {
 // the error body and the log.
 func TestRequestIDIsOurOwn(t *testing.T) {
 	h := testkit.New(t, "")
-	var logs logLines
+	var logs testkit.Logs
 	url := serveReal(h, 0, &logs)
 	req, _ := http.NewRequest(http.MethodGet, url+"/nothing-here", nil)
 	req.Header.Set("X-Request-ID", "forged-by-the-client")

@@ -62,7 +62,7 @@ func statuses(logs string) map[string]int {
 // once to come back (503, Retry-After) rather than queued.
 func TestStalledWebhookBodies(t *testing.T) {
 	h := testkit.New(t, "")
-	var logs logLines
+	var logs testkit.Logs
 	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), 1000)
 
@@ -123,7 +123,7 @@ func TestStalledUploadsMemory(t *testing.T) {
 	}
 	const uploads, size, sent = 800, 250_000, 240_000
 	h := testkit.New(t, "")
-	var logs logLines
+	var logs testkit.Logs
 	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), size)
 
