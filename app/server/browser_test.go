@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
 )
 
@@ -46,14 +47,14 @@ const reportViolations = `document.addEventListener("securitypolicyviolation", f
 // one page does not hide what the later steps would find.
 func TestBrowser(t *testing.T) {
 	bin := chromiumPath(t)
-	h := newHarness(t, "")
+	h := testkit.New(t, "")
 	seedSite(t, h, "acme")
 	// The admin sent Thinkific's test event, and one delivery came twice.
-	testEvent := bytes.Replace(published(t, "enrollment.created.json"), []byte(`"tenant_id":"59"`), []byte(`"tenant_id":"1001"`), 1)
-	if _, body := h.deliver("acme", testEvent, clientSecret); !strings.Contains(body, `"test"`) {
+	testEvent := bytes.Replace(testkit.Published(t, "enrollment.created.json"), []byte(`"tenant_id":"59"`), []byte(`"tenant_id":"1001"`), 1)
+	if _, body := h.Deliver("acme", testEvent, testkit.ClientSecret); !strings.Contains(body, `"test"`) {
 		t.Fatalf("test delivery: %s", body)
 	}
-	h.deliver("acme", enrollEvent("c9", h.site.GID(), h.clock.Now(), 9, 70, "=cmd|' /C calc'!A0"), clientSecret)
+	h.Deliver("acme", testkit.EnrollEvent("c9", h.Site.GID(), h.Clock.Now(), 9, 70, "=cmd|' /C calc'!A0"), testkit.ClientSecret)
 	chrome := startChromium(t, bin)
 	shots := screenshotDir(t)
 	console := &consoleWatch{}
@@ -64,9 +65,9 @@ func TestBrowser(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"launch and overview", func(t *testing.T) {
-			admin.open(t, "the signed launch", 200, chromedp.Navigate(server.LaunchURL(h.url, clientSecret, "acme", h.site.GID(), h.clock.Now())))
-			if loc := run(t, admin, "location", chromedp.Location()); loc != h.url+"/" {
-				t.Fatalf("after the launch the address is %s, want %s/ (the signed query dropped)", loc, h.url)
+			admin.open(t, "the signed launch", 200, chromedp.Navigate(server.LaunchURL(h.URL, testkit.ClientSecret, "acme", h.Site.GID(), h.Clock.Now())))
+			if loc := run(t, admin, "location", chromedp.Location()); loc != h.URL+"/" {
+				t.Fatalf("after the launch the address is %s, want %s/ (the signed query dropped)", loc, h.URL)
 			}
 			wantText(t, admin, "h1", "Learner progress on acme")
 			for _, f := range []struct{ id, want string }{
@@ -183,7 +184,7 @@ func TestBrowser(t *testing.T) {
 			admin.screenshot(t, shots, "connection")
 			narrow := newTab(t, chrome, console)
 			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
-			narrow.open(t, "the connection page", 200, chromedp.Navigate(h.url+"/connection"))
+			narrow.open(t, "the connection page", 200, chromedp.Navigate(h.URL+"/connection"))
 			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
 				wide := eval[[]string](t, narrow, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 40))`)
 				t.Fatalf("the connection page scrolls sideways at 420px: document %vpx, body %vpx wide; wide: %q", w[0], w[1], wide)
@@ -197,7 +198,7 @@ func TestBrowser(t *testing.T) {
 			// tab at 1024px.
 			narrow := newTab(t, chrome, console)
 			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
-			narrow.open(t, "the overview", 200, chromedp.Navigate(h.url+"/"))
+			narrow.open(t, "the overview", 200, chromedp.Navigate(h.URL+"/"))
 			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
 				t.Fatalf("the page scrolls sideways at 420px: document %vpx, body %vpx wide", w[0], w[1])
 			}
@@ -212,7 +213,7 @@ func TestBrowser(t *testing.T) {
 		{"no session", func(t *testing.T) {
 			// A browser context of its own has no cookies: a visitor who did not launch.
 			visitor := newTab(t, chrome, console, chromedp.WithNewBrowserContext())
-			visitor.open(t, "/ without a session", 401, chromedp.Navigate(h.url+"/"))
+			visitor.open(t, "/ without a session", 401, chromedp.Navigate(h.URL+"/"))
 			body := run(t, visitor, "body", chromedp.Text(chromedp.CSS("main")))
 			if !strings.Contains(body, "Open Stride from the Apps page of your Thinkific admin") {
 				t.Fatalf("the 401 page says %q", body)
@@ -221,7 +222,7 @@ func TestBrowser(t *testing.T) {
 				t.Fatalf("the 401 page shows site data: %q", body)
 			}
 			visitor.screenshot(t, shots, "unauthorized")
-			console.file("401", h.url+"/") // Chromium logs the page's own 401 as a failed load
+			console.file("401", h.URL+"/") // Chromium logs the page's own 401 as a failed load
 		}},
 		{"the console watch sees a CSP violation", func(t *testing.T) {
 			// Without this, "no violations" below could mean the watch is blind.

@@ -9,10 +9,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
 )
 
@@ -28,44 +28,26 @@ func (l smallBuffers) Accept() (net.Conn, error) {
 	return c, err
 }
 
-// logLines collects log output for a test to wait on.
-type logLines struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // serveReal serves h's Stride through server.Serve (the server's own timeouts and
 // connection limits, not httptest's) and returns its base URL. A writeTimeout of 0 keeps
 // the configured one.
-func (h *harness) serveReal(writeTimeout time.Duration, logs io.Writer) string {
-	h.t.Helper()
-	cfg := *h.cfg
+func serveReal(h *testkit.Harness, writeTimeout time.Duration, logs io.Writer) string {
+	h.T.Helper()
+	cfg := *h.Cfg
 	if writeTimeout > 0 {
 		cfg.WriteTimeout = writeTimeout
 	}
-	srv, err := server.New(&cfg, server.Deps{DB: h.db, Install: h.install, Receiver: h.receiver, Clock: h.clock,
+	srv, err := server.New(&cfg, server.Deps{DB: h.DB, Install: h.Install, Receiver: h.Receiver, Clock: h.Clock,
 		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		h.t.Fatal(err)
+		h.T.Fatal(err)
 	}
 	go srv.Serve(smallBuffers{l})
-	h.t.Cleanup(func() {
+	h.T.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
@@ -89,22 +71,22 @@ func slowClient() *http.Client {
 // client that stops reading ends it within about that timeout.
 func TestExportOutlivesWriteTimeout(t *testing.T) {
 	const rows, timeout = 40000, 500 * time.Millisecond
-	dbKinds(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, dbURL)
-		h.installVia(browser(), "acme")
-		ck := h.sessionCookie(browser())
-		site, err := h.db.SiteBySubdomain(context.Background(), "acme")
+	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
+		h := testkit.New(t, dbURL)
+		h.InstallVia(testkit.Browser(), "acme")
+		ck := sessionCookie(h, testkit.Browser())
+		site, err := h.DB.SiteBySubdomain(context.Background(), "acme")
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = h.db.Gorm().Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		err = h.DB.Gorm().Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 			INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, seen_at) SELECT ?, i, i, 1, 50, ? FROM n`,
-			rows, site.ID, h.clock.Now().UTC()).Error
+			rows, site.ID, h.Clock.Now().UTC()).Error
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs logLines
-		url := h.serveReal(timeout, &logs) + "/export/enrollments.csv"
+		var logs testkit.Logs
+		url := serveReal(h, timeout, &logs) + "/export/enrollments.csv"
 		export := func() *http.Response {
 			req, _ := http.NewRequest(http.MethodGet, url, nil)
 			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})

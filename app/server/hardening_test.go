@@ -8,16 +8,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
 )
 
 // Over https every response carries HSTS, and a void session is cleared with the attributes
 // it was set with: a clear without Partitioned leaves the partitioned cookie in place.
 func TestHTTPSHeadersAndSessionClear(t *testing.T) {
-	h := newHarness(t, "")
-	h.installVia(browser(), "acme")
-	p := h.startProcess(map[string]string{"APP_URL": "https://stride.example.com"})
-	resp, _ := get(t, stepper(), server.LaunchURL(p.url, clientSecret, "acme", h.site.GID(), h.clock.Now()))
+	h := testkit.New(t, "")
+	h.InstallVia(testkit.Browser(), "acme")
+	p := h.StartProcess(map[string]string{"APP_URL": "https://stride.example.com"})
+	resp, _ := testkit.Get(t, testkit.Stepper(), server.LaunchURL(p.URL, testkit.ClientSecret, "acme", h.Site.GID(), h.Clock.Now()))
 	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
 		t.Fatalf("launch answered %d with cookies %v", resp.StatusCode, resp.Cookies())
 	}
@@ -25,14 +26,14 @@ func TestHTTPSHeadersAndSessionClear(t *testing.T) {
 	if hsts := resp.Header.Get("Strict-Transport-Security"); !strings.HasPrefix(hsts, "max-age=") {
 		t.Fatalf("Strict-Transport-Security %q over https", hsts)
 	}
-	if resp, _ := get(t, browser(), h.url+"/healthz"); resp.Header.Get("Strict-Transport-Security") != "" {
+	if resp, _ := testkit.Get(t, testkit.Browser(), h.URL+"/healthz"); resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Fatal("HSTS sent for a plain-http APP_URL")
 	}
 
-	if code, body := h.deliver("acme", uninstallEvent("bye", h.site.GID(), h.clock.Now()), clientSecret); code != 200 {
+	if code, body := h.Deliver("acme", testkit.UninstallEvent("bye", h.Site.GID(), h.Clock.Now()), testkit.ClientSecret); code != 200 {
 		t.Fatalf("uninstall: %d %s", code, body)
 	}
-	req, _ := http.NewRequest(http.MethodGet, p.url+"/", nil)
+	req, _ := http.NewRequest(http.MethodGet, p.URL+"/", nil)
 	req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -54,8 +55,8 @@ func TestHTTPSHeadersAndSessionClear(t *testing.T) {
 // by the launch's own site when it names a valid one, else by any Thinkific site. Other
 // pages stay unframeable.
 func TestGuidancePagesCanBeFramed(t *testing.T) {
-	h := newHarness(t, "")
-	p := h.startProcess(map[string]string{"THINKIFIC_SITE_URL": "https://{subdomain}.thinkific.com"})
+	h := testkit.New(t, "")
+	p := h.StartProcess(map[string]string{"THINKIFIC_SITE_URL": "https://{subdomain}.thinkific.com"})
 	cases := []struct {
 		name, path string
 		status     int
@@ -68,7 +69,7 @@ func TestGuidancePagesCanBeFramed(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, _ := get(t, browser(), p.url+tc.path)
+			resp, _ := testkit.Get(t, testkit.Browser(), p.URL+tc.path)
 			csp := resp.Header.Get("Content-Security-Policy")
 			if resp.StatusCode != tc.status || !strings.HasSuffix(csp, "frame-ancestors "+tc.ancestors) {
 				t.Fatalf("answered %d with CSP %q, want %d framed by %s", resp.StatusCode, csp, tc.status, tc.ancestors)
@@ -80,9 +81,9 @@ func TestGuidancePagesCanBeFramed(t *testing.T) {
 // A client's X-Request-ID is not taken: Stride names each request itself, in the response,
 // the error body and the log.
 func TestRequestIDIsOurOwn(t *testing.T) {
-	h := newHarness(t, "")
-	var logs logLines
-	url := h.serveReal(0, &logs)
+	h := testkit.New(t, "")
+	var logs testkit.Logs
+	url := serveReal(h, 0, &logs)
 	req, _ := http.NewRequest(http.MethodGet, url+"/nothing-here", nil)
 	req.Header.Set("X-Request-ID", "forged-by-the-client")
 	req.Header.Set("Accept", "application/json")
@@ -103,11 +104,11 @@ func TestRequestIDIsOurOwn(t *testing.T) {
 
 // A page number past any course is an empty page, not an overflowed offset and a 503.
 func TestHugePageNumber(t *testing.T) {
-	dbKinds(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, dbURL)
+	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
+		h := testkit.New(t, dbURL)
 		admin := seedSite(t, h, "acme")
 		for _, page := range []string{"9223372036854775807", "99999999999999999999", "-3", "2"} {
-			if resp, _ := get(t, admin, h.url+"/courses/70?page="+page); resp.StatusCode != http.StatusOK {
+			if resp, _ := testkit.Get(t, admin, h.URL+"/courses/70?page="+page); resp.StatusCode != http.StatusOK {
 				t.Errorf("page=%s answered %d", page, resp.StatusCode)
 			}
 		}
@@ -117,7 +118,7 @@ func TestHugePageNumber(t *testing.T) {
 // The webhook body cap is 256 KiB, as the README says, not 256,000 bytes; a GET of the
 // webhook URL says what it is.
 func TestWebhookURLLimits(t *testing.T) {
-	h := newHarness(t, "")
+	h := testkit.New(t, "")
 	for _, tc := range []struct {
 		size int
 		want int
@@ -125,11 +126,11 @@ func TestWebhookURLLimits(t *testing.T) {
 		{256 << 10, http.StatusUnauthorized}, // read whole, refused for its signature
 		{256<<10 + 1, http.StatusRequestEntityTooLarge},
 	} {
-		if code, body := h.deliver("acme", bytes.Repeat([]byte("x"), tc.size), "not-the-secret"); code != tc.want {
+		if code, body := h.Deliver("acme", bytes.Repeat([]byte("x"), tc.size), "not-the-secret"); code != tc.want {
 			t.Errorf("%d bytes: %d %s, want %d", tc.size, code, body, tc.want)
 		}
 	}
-	resp, body := get(t, browser(), h.url+"/webhooks/thinkific")
+	resp, body := testkit.Get(t, testkit.Browser(), h.URL+"/webhooks/thinkific")
 	if resp.StatusCode != http.StatusOK || body != "Stride webhook endpoint" {
 		t.Fatalf("GET of the webhook URL: %d %q", resp.StatusCode, body)
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strideapp/stride/app/internal/testkit"
 )
 
 // stalledUpload starts a webhook delivery that announces size bytes, sends sent of them and
@@ -59,9 +61,9 @@ func statuses(logs string) map[string]int {
 // logged as the client's fault; when every body slot is taken, the next delivery is told at
 // once to come back (503, Retry-After) rather than queued.
 func TestStalledWebhookBodies(t *testing.T) {
-	h := newHarness(t, "")
-	var logs logLines
-	addr := strings.TrimPrefix(h.serveReal(0, &logs), "http://")
+	h := testkit.New(t, "")
+	var logs testkit.Logs
+	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), 1000)
 
 	hangUp, err := stalledUpload(t, addr, 1000, 10, junk)
@@ -120,9 +122,9 @@ func TestStalledUploadsMemory(t *testing.T) {
 		t.Skip("opens 800 connections")
 	}
 	const uploads, size, sent = 800, 250_000, 240_000
-	h := newHarness(t, "")
-	var logs logLines
-	addr := strings.TrimPrefix(h.serveReal(0, &logs), "http://")
+	h := testkit.New(t, "")
+	var logs testkit.Logs
+	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), size)
 
 	before := heap()

@@ -10,9 +10,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strideapp/stride/app/internal/testclock"
 )
 
 const (
@@ -22,35 +23,17 @@ const (
 	testUA           = "Stride/1.0 (+https://stride.example)"
 )
 
-// clock is a settable time source, safe to move while the server reads it.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type fixture struct {
 	d     *Double
 	srv   *httptest.Server
-	clock *clock
+	clock *testclock.Clock
 	// browser follows no redirects, so tests see exactly where the double sends it.
 	browser *http.Client
 }
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	c := &clock{t: time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)}
+	c := testclock.At(time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC))
 	cfg.ClientID, cfg.ClientSecret, cfg.Now = testClientID, testClientSecret, c.Now
 	d := New(cfg)
 	srv := httptest.NewServer(d)

@@ -1,14 +1,16 @@
-package server_test
+package progress_test
 
 import (
 	"fmt"
 	"slices"
+
+	"github.com/strideapp/stride/app/internal/testkit"
 )
 
 // checkRollups recomputes every rollup from the raw records and compares: the worker's
 // counting must agree with counting from scratch, whatever order events came in.
-func (h *harness) checkRollups(siteID int64) {
-	h.t.Helper()
+func checkRollups(h *testkit.Harness, siteID int64) {
+	h.T.Helper()
 	pairs := []struct{ name, rollup, raw string }{
 		{"lesson funnel",
 			"SELECT lesson_id AS k, learners AS n FROM lesson_stats WHERE site_id = ? AND learners > 0",
@@ -24,20 +26,20 @@ func (h *harness) checkRollups(siteID int64) {
 			"SELECT 'all' AS k, COUNT(*) AS n FROM enrollments WHERE site_id = ? AND completed_at IS NOT NULL HAVING COUNT(*) > 0"},
 	}
 	for _, p := range pairs {
-		got, want := h.keyed(p.rollup, siteID), h.keyed(p.raw, siteID)
+		got, want := keyed(h, p.rollup, siteID), keyed(h, p.raw, siteID)
 		if !slices.Equal(got, want) {
-			h.t.Errorf("%s: rollup %v, from scratch %v", p.name, got, want)
+			h.T.Errorf("%s: rollup %v, from scratch %v", p.name, got, want)
 		}
 	}
 }
 
-func (h *harness) keyed(q string, siteID int64) []string {
+func keyed(h *testkit.Harness, q string, siteID int64) []string {
 	var rows []struct {
 		K string
 		N int64
 	}
-	if err := h.db.Gorm().Raw(q, siteID).Scan(&rows).Error; err != nil {
-		h.t.Fatalf("%s: %v", q, err)
+	if err := h.DB.Gorm().Raw(q, siteID).Scan(&rows).Error; err != nil {
+		h.T.Fatalf("%s: %v", q, err)
 	}
 	out := make([]string, len(rows))
 	for i, r := range rows {

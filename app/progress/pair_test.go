@@ -1,4 +1,4 @@
-package server_test
+package progress_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/pairing"
 	"github.com/strideapp/stride/app/progress"
 )
@@ -36,11 +37,6 @@ type groundTruth struct {
 	steps  []step
 }
 
-func envelope(id, resource, action string, at time.Time, payload any) []byte {
-	return mustJSON(map[string]any{"id": id, "resource": resource, "action": action, "tenant_id": "12345",
-		"tenant_global_id": publishedGID, "created_at": at.UTC().Format("2006-01-02T15:04:05.000Z"), "payload": payload})
-}
-
 // journeys generates learners walking through courses (pairing.Journey), as Thinkific's
 // webhooks, with the steps they must become.
 func journeys(seed uint64, learners, courses int) groundTruth {
@@ -60,7 +56,7 @@ func journeys(seed uint64, learners, courses int) groundTruth {
 					enrolled = e
 				}
 			}
-			g.bodies = append(g.bodies, envelope(fmt.Sprintf("c-%d", enrollment), "enrollment", "created", enrolled,
+			g.bodies = append(g.bodies, testkit.Event(fmt.Sprintf("c-%d", enrollment), "enrollment", "created", testkit.PublishedGID, enrolled,
 				map[string]any{"id": enrollment, "course": map[string]any{"id": course, "name": "Course"}, "course_id": course,
 					"user": user, "percentage_completed": "0.0", "created_at": enrolled.Format(time.RFC3339Nano)}))
 
@@ -94,7 +90,7 @@ func journeys(seed uint64, learners, courses int) groundTruth {
 					if h.EnrollmentID != 0 {
 						payload["enrollment"] = map[string]any{"id": enrollment}
 					}
-					g.bodies = append(g.bodies, envelope(id, "lesson", "completed", at, payload))
+					g.bodies = append(g.bodies, testkit.Event(id, "lesson", "completed", testkit.PublishedGID, at, payload))
 					s := step{Learner: learner, Course: course, Lesson: course*100000 + h.ID, At: at.UnixMilli(), Before: -1, After: -1}
 					if p, ok := truth[h.ID]; ok {
 						s.Before, s.After = before[p], after[p]
@@ -102,7 +98,7 @@ func journeys(seed uint64, learners, courses int) groundTruth {
 					g.steps = append(g.steps, s)
 					continue
 				}
-				g.bodies = append(g.bodies, envelope(id, "enrollment", "progress", at, map[string]any{
+				g.bodies = append(g.bodies, testkit.Event(id, "enrollment", "progress", testkit.PublishedGID, at, map[string]any{
 					"id": enrollment, "course": map[string]any{"id": course, "name": "Course"}, "course_id": course, "user": user,
 					"percentage_completed": fmt.Sprintf("%.2f", after[h.ID])}))
 				if _, paired := partnerOf[h.ID]; !paired {
@@ -126,8 +122,8 @@ func sortSteps(s []step) {
 	})
 }
 
-func (h *harness) steps(siteID int64) []step {
-	h.t.Helper()
+func steps(h *testkit.Harness, siteID int64) []step {
+	h.T.Helper()
 	var rows []struct {
 		LearnerID, CourseID int64
 		LessonID            *int64
@@ -135,8 +131,8 @@ func (h *harness) steps(siteID int64) []step {
 		PercentBefore       *float64
 		PercentAfter        *float64
 	}
-	if err := h.db.Gorm().Raw("SELECT learner_id, course_id, lesson_id, occurred_at, percent_before, percent_after FROM steps WHERE site_id = ?", siteID).Scan(&rows).Error; err != nil {
-		h.t.Fatal(err)
+	if err := h.DB.Gorm().Raw("SELECT learner_id, course_id, lesson_id, occurred_at, percent_before, percent_after FROM steps WHERE site_id = ?", siteID).Scan(&rows).Error; err != nil {
+		h.T.Fatal(err)
 	}
 	out := make([]step, len(rows))
 	for i, r := range rows {
@@ -161,10 +157,10 @@ func (h *harness) steps(siteID int64) []step {
 // must come out exact.
 func TestPairingGroundTruth(t *testing.T) {
 	for _, seed := range []uint64{1, 2} {
-		dbKinds(t, func(t *testing.T, dbURL string) {
+		testkit.DBKinds(t, func(t *testing.T, dbURL string) {
 			t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
-				h := newHarness(t, dbURL)
-				site := h.school()
+				h := testkit.New(t, dbURL)
+				site := h.School()
 				g := journeys(seed, 5, 2)
 				r := rand.New(rand.NewPCG(seed, 99))
 				order := r.Perm(len(g.bodies))
@@ -184,7 +180,7 @@ func TestPairingGroundTruth(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				var wg sync.WaitGroup
 				for range 2 {
-					w := progress.New(h.db, progress.Config{Window: h.cfg.PairingWindow, Grace: h.cfg.UninstallGrace, Retention: h.cfg.Retention, Poll: 5 * time.Millisecond}, h.clock, slog.New(slog.DiscardHandler))
+					w := progress.New(h.DB, progress.Config{Window: h.Cfg.PairingWindow, Grace: h.Cfg.UninstallGrace, Retention: h.Cfg.Retention, Poll: 5 * time.Millisecond}, h.Clock, slog.New(slog.DiscardHandler))
 					wg.Go(func() { w.Run(ctx) })
 				}
 				send := func(bodies [][]byte) {
@@ -193,7 +189,7 @@ func TestPairingGroundTruth(t *testing.T) {
 					for range 8 {
 						sw.Go(func() {
 							for b := range ch {
-								if code, resp := h.deliverRetrying("school", b, clientSecret); code != 200 {
+								if code, resp := h.DeliverRetrying("school", b, testkit.ClientSecret); code != 200 {
 									t.Errorf("%d %s", code, resp)
 								}
 							}
@@ -206,19 +202,19 @@ func TestPairingGroundTruth(t *testing.T) {
 					sw.Wait()
 				}
 				send(now)
-				h.clock.Advance(5 * time.Hour)
+				h.Clock.Advance(5 * time.Hour)
 				send(later)
 				cancel()
 				wg.Wait()
-				h.drain()
+				h.Drain()
 
-				counts, _ := h.db.InboxCount(context.Background(), site.ID)
+				counts, _ := h.DB.InboxCount(context.Background(), site.ID)
 				if len(counts) != 1 || counts["processed"] != int64(len(g.bodies)) {
 					var errs []string
-					h.db.Gorm().Raw("SELECT DISTINCT last_error FROM inbox WHERE site_id = ? AND status <> 'processed'", site.ID).Scan(&errs)
+					h.DB.Gorm().Raw("SELECT DISTINCT last_error FROM inbox WHERE site_id = ? AND status <> 'processed'", site.ID).Scan(&errs)
 					t.Fatalf("inbox %v, want all %d processed; errors: %q", counts, len(g.bodies), errs)
 				}
-				got := h.steps(site.ID)
+				got := steps(h, site.ID)
 				if !slices.Equal(got, g.steps) {
 					var missing, extra []string
 					for _, s := range g.steps {
@@ -234,9 +230,35 @@ func TestPairingGroundTruth(t *testing.T) {
 					diff := append(missing, extra...)
 					t.Fatalf("%d steps, want %d:\n%s", len(got), len(g.steps), strings.Join(diff, "\n"))
 				}
-				h.checkRollups(site.ID)
+				checkRollups(h, site.ID)
 				t.Logf("%d deliveries, %d steps exact", len(now)+len(later), len(got))
 			})
 		})
 	}
+}
+
+// Events apply by event time: a late older progress never overwrites a newer percentage.
+func TestLateOlderEventDoesNotOverwrite(t *testing.T) {
+	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
+		h := testkit.New(t, dbURL)
+		site := h.School()
+		t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+		h.Deliver("school", testkit.ProgressEvent("p2", testkit.PublishedGID, t0.Add(time.Minute), 7, 70, "40.0"), testkit.ClientSecret)
+		h.Drain()
+		h.Deliver("school", testkit.ProgressEvent("p1", testkit.PublishedGID, t0, 7, 70, "30.0"), testkit.ClientSecret)
+		h.Drain()
+		if n := h.Count("SELECT COUNT(*) FROM enrollments WHERE site_id = ? AND id = 770 AND percent = 40", site.ID); n != 1 {
+			t.Fatal("the older event overwrote the percentage")
+		}
+		// The late step still takes its place in the timeline: 30 → 40 follows it.
+		if n := h.Count("SELECT COUNT(*) FROM steps WHERE site_id = ? AND percent_before = 30 AND percent_after = 40", site.ID); n != 1 {
+			t.Fatal("the later step does not move from the late step's percentage")
+		}
+		// A real decrease (an admin removed a lesson) is newer, so it applies.
+		h.Deliver("school", testkit.ProgressEvent("p3", testkit.PublishedGID, t0.Add(2*time.Minute), 7, 70, "35.0"), testkit.ClientSecret)
+		h.Drain()
+		if n := h.Count("SELECT COUNT(*) FROM steps WHERE site_id = ? AND lesson_id IS NULL AND percent_before = 40 AND percent_after = 35", site.ID); n != 1 {
+			t.Fatal("the decrease is not a step of its own")
+		}
+	})
 }
