@@ -42,7 +42,8 @@ func TestInstallEndToEnd(t *testing.T) {
 				t.Errorf("authorize %s = %q, want %q", k, q.Get(k), v)
 			}
 		}
-		if len(q.Get("state")) < 32 || len(q.Get("code_challenge")) != 43 {
+		// crypto/rand.Text: 26 base32 characters, 128 bits, unguessable.
+		if len(q.Get("state")) < 26 || len(q.Get("code_challenge")) != 43 {
 			t.Errorf("state %q, challenge %q", q.Get("state"), q.Get("code_challenge"))
 		}
 

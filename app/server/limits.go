@@ -20,7 +20,6 @@ import (
 // 800 stalled uploads of junk held 300 MiB, more than a basic dyno's 512 MB allows for long.
 const (
 	maxWebhookBody     = 256 << 10 // 256 KiB
-	webhookBodyTimeout = 5 * time.Second
 	maxWebhookReads    = 64   // bodies being read at once: at most 64 × 256 KiB in flight
 	maxConnections     = 1024 // open connections; more wait in the kernel's accept queue
 	webhookBufferSize  = 16 << 10

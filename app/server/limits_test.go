@@ -44,8 +44,9 @@ func status(c net.Conn, within time.Duration) (int, http.Header) {
 	return resp.StatusCode, resp.Header
 }
 
-// webhookBodyTimeout is the server's wait for a body: a 503 must come well before it.
-const webhookBodyTimeout = 5 * time.Second
+// stalledBodyTimeout is the server's wait for a body in the stall test: long enough that
+// 64 stalled uploads are all open before the first times out, on a busy machine too.
+const stalledBodyTimeout = 12 * time.Second
 
 var loggedStatus = regexp.MustCompile(`path=/webhooks/thinkific status=(\d+)`)
 
@@ -62,6 +63,7 @@ func statuses(logs string) map[string]int {
 // once to come back (503, Retry-After) rather than queued.
 func TestStalledWebhookBodies(t *testing.T) {
 	h := testkit.New(t, "")
+	h.Cfg.WebhookBodyTimeout = stalledBodyTimeout
 	var logs testkit.Logs
 	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), 1000)
@@ -91,7 +93,7 @@ func TestStalledWebhookBodies(t *testing.T) {
 		}
 		start := time.Now()
 		code, header = status(c, time.Second)
-		if code == http.StatusServiceUnavailable && time.Since(start) > webhookBodyTimeout/2 {
+		if code == http.StatusServiceUnavailable && time.Since(start) > stalledBodyTimeout/2 {
 			t.Fatalf("the 503 took %v", time.Since(start))
 		}
 		c.Close()
@@ -99,7 +101,7 @@ func TestStalledWebhookBodies(t *testing.T) {
 	if code != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
 		t.Fatalf("with every slot taken: %d, Retry-After %q", code, header.Get("Retry-After"))
 	}
-	if code, _ := status(stalled[0], 10*time.Second); code != http.StatusRequestTimeout {
+	if code, _ := status(stalled[0], stalledBodyTimeout+5*time.Second); code != http.StatusRequestTimeout {
 		t.Fatalf("a stalled body answered %d, want 408", code)
 	}
 	time.Sleep(200 * time.Millisecond)

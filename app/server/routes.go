@@ -29,7 +29,7 @@ func (s *Server) routes() {
 	// Thinkific waits 5 s for an answer: once the body is in, receiving it (an uninstall
 	// included) ends within 3.
 	e.POST("/webhooks/thinkific", s.handleWebhook,
-		webhookBodies(maxWebhookReads, webhookBodyTimeout, maxWebhookBody), deadline(2800*time.Millisecond))
+		webhookBodies(maxWebhookReads, s.cfg.WebhookBodyTimeout, maxWebhookBody), deadline(2800*time.Millisecond))
 	e.GET("/webhooks/thinkific", handleWebhookProbe) // someone checking the URL in a browser
 
 	// The dashboard: pages behind a session bound to one site. The app URL also answers the
