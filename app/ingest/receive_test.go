@@ -148,7 +148,7 @@ func TestDuplicateDeliveries(t *testing.T) {
 			t.Fatalf("applied %d times", n)
 		}
 		// One row in the log, with its four repeats counted on it.
-		log, err := h.DB.DeliveryLog(context.Background(), site.ID, time.Now().Add(time.Hour), 50)
+		log, err := h.DB.View(site.ID).DeliveryLog(context.Background(), time.Now().Add(time.Hour), 50)
 		if err != nil || len(log) != 1 || log[0].Duplicates != 4 || log[0].LastDuplicateAt == nil || log[0].Topic != "lesson.completed" {
 			t.Fatalf("delivery log %+v %v", log, err)
 		}
@@ -170,8 +170,8 @@ func TestQuarantine(t *testing.T) {
 		if counts[store.StatusQuarantined] != 2 {
 			t.Fatalf("counts %v", counts)
 		}
-		log, _ := h.DB.DeliveryLog(context.Background(), site.ID, time.Now().Add(time.Hour), 10)
-		if err := h.DB.Replay(context.Background(), site.ID, log[0].ID); err != nil {
+		log, _ := h.DB.View(site.ID).DeliveryLog(context.Background(), time.Now().Add(time.Hour), 10)
+		if err := h.DB.View(site.ID).Replay(context.Background(), log[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		h.Drain()
@@ -179,7 +179,7 @@ func TestQuarantine(t *testing.T) {
 		if counts[store.StatusFailed] != 1 {
 			t.Fatalf("a replayed unreadable event should end failed, with its error: %v", counts)
 		}
-		if err := h.DB.Replay(context.Background(), site.ID+1, log[1].ID); stride.ErrorCode(err) != stride.ENOTFOUND {
+		if err := h.DB.View(site.ID+1).Replay(context.Background(), log[1].ID); stride.ErrorCode(err) != stride.ENOTFOUND {
 			t.Fatalf("replay through another site: %v", err)
 		}
 	})
@@ -265,10 +265,10 @@ func TestEventTimesFromTheFuture(t *testing.T) {
 			t.Fatal("later real events did not apply")
 		}
 		// Replayed while still ahead: parked with its reason, not applied.
-		log, _ := h.DB.DeliveryLog(context.Background(), school.ID, now.Add(time.Hour), 10)
+		log, _ := h.DB.View(school.ID).DeliveryLog(context.Background(), now.Add(time.Hour), 10)
 		for _, l := range log {
 			if l.EventID == "ahead" {
-				if err := h.DB.Replay(context.Background(), school.ID, l.ID); err != nil {
+				if err := h.DB.View(school.ID).Replay(context.Background(), l.ID); err != nil {
 					t.Fatal(err)
 				}
 			}

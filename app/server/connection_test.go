@@ -30,8 +30,8 @@ func TestDashboardReplay(t *testing.T) {
 	if strings.Contains(page, "also broken") {
 		t.Fatal("another site's delivery is listed")
 	}
-	acmeLog, _ := h.DB.DeliveryLog(context.Background(), acme.ID, time.Now().Add(time.Hour), 5)
-	schoolLog, _ := h.DB.DeliveryLog(context.Background(), school.ID, time.Now().Add(time.Hour), 5)
+	acmeLog, _ := h.DB.View(acme.ID).DeliveryLog(context.Background(), time.Now().Add(time.Hour), 5)
+	schoolLog, _ := h.DB.View(school.ID).DeliveryLog(context.Background(), time.Now().Add(time.Hour), 5)
 
 	post := func(id int64, header map[string]string) int {
 		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/deliveries/%d/replay", h.URL, id), nil)

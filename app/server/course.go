@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -50,7 +51,7 @@ func (s *Server) handleCourse(c echo.Context) error {
 	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
 	q.Page = min(max(q.Page, 1), maxLearnerPage)
 	statuses := []string{store.NotStarted, store.InProgress, store.Stalled, store.Completed}
-	if q.Status != "" && !contains(statuses, q.Status) {
+	if q.Status != "" && !slices.Contains(statuses, q.Status) {
 		return stride.Errorf(stride.EINVALID, "Unknown status %q.", q.Status)
 	}
 	learners, total, err := v.Learners(ctx, id, q, s.clock.Now())
@@ -86,13 +87,4 @@ func pathID(c echo.Context) (int64, error) {
 		return 0, stride.Errorf(stride.ENOTFOUND, "Not found.")
 	}
 	return id, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -19,10 +19,10 @@ import (
 // once; a body still arriving seconds later is stalled, on purpose or not. Without these,
 // 800 stalled uploads of junk held 300 MiB, more than a basic dyno's 512 MB allows for long.
 const (
-	maxWebhookBody     = 256 << 10 // 256 KiB
-	maxWebhookReads    = 64   // bodies being read at once: at most 64 × 256 KiB in flight
-	maxConnections     = 1024 // open connections; more wait in the kernel's accept queue
-	webhookBufferSize  = 16 << 10
+	maxWebhookBody    = 256 << 10 // 256 KiB
+	maxWebhookReads   = 64        // bodies being read at once: at most 64 × 256 KiB in flight
+	maxConnections    = 1024      // open connections; more wait in the kernel's accept queue
+	webhookBufferSize = 16 << 10
 )
 
 // bodyBuffers are reused for webhook bodies; only small ones return to the pool, so a burst

@@ -214,13 +214,3 @@ type LoggedDelivery struct {
 	Duplicates      int        // repeated deliveries of the same event, answered and not stored again
 	LastDuplicateAt *time.Time // the latest of them
 }
-
-// DeliveryLog is View(siteID).DeliveryLog, for tests and tools that hold a site id.
-func (db *DB) DeliveryLog(ctx context.Context, siteID int64, before time.Time, limit int) ([]LoggedDelivery, error) {
-	return db.View(siteID).DeliveryLog(ctx, before, limit)
-}
-
-// Replay is View(siteID).Replay, for tests and tools that hold a site id.
-func (db *DB) Replay(ctx context.Context, siteID, id int64) error {
-	return db.View(siteID).Replay(ctx, id)
-}

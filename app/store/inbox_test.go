@@ -35,7 +35,7 @@ func TestInsertDeliveries(t *testing.T) {
 			}
 		}
 		// Repeats are counted on their event's row, not stored as rows of their own.
-		log, _ := db.DeliveryLog(ctx, a.ID, now.Add(time.Hour), 10)
+		log, _ := db.View(a.ID).DeliveryLog(ctx, now.Add(time.Hour), 10)
 		dups := map[string]int{}
 		for _, l := range log {
 			dups[l.EventID] = l.Duplicates

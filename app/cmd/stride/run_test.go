@@ -7,33 +7,16 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/strideapp/stride/app/internal/testkit"
 
 	"github.com/strideapp/stride/app/internal/loopback"
 	"github.com/strideapp/stride/app/internal/testdb"
 )
 
 func TestMain(m *testing.M) { testdb.Main(m) }
-
-// syncBuffer is a log sink safe to read while the server writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testEnv is a complete environment for serve on a free port, with extra on top.
 func testEnv(t *testing.T, extra map[string]string) (getenv func(string) string, port int) {
@@ -55,7 +38,7 @@ func testEnv(t *testing.T, extra map[string]string) (getenv func(string) string,
 }
 
 // serve starts `stride serve` and returns a stop function that reports how it ended.
-func startServe(t *testing.T, getenv func(string) string, out *syncBuffer) (stop func() error) {
+func startServe(t *testing.T, getenv func(string) string, out *testkit.Logs) (stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, getenv, out) }()
@@ -90,7 +73,7 @@ func waitHealthy(t *testing.T, port int) *http.Response {
 // cleanly when told to.
 func TestServeOnSQLite(t *testing.T) {
 	env, port := testEnv(t, nil)
-	var out syncBuffer
+	var out testkit.Logs
 	stop := startServe(t, env, &out)
 	if resp := waitHealthy(t, port); resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz %d", resp.StatusCode)
@@ -113,7 +96,7 @@ func TestServeOnSQLite(t *testing.T) {
 func TestServeOnPostgresNeedsMigrate(t *testing.T) {
 	dbURL := testdb.Postgres(t)
 	env, port := testEnv(t, map[string]string{"DATABASE_URL": dbURL})
-	var out syncBuffer
+	var out testkit.Logs
 	err := run(context.Background(), []string{"serve"}, env, &out)
 	if err == nil || !strings.Contains(err.Error(), "stride migrate") {
 		t.Fatalf("serve on an empty database: %v", err)
