@@ -18,6 +18,7 @@ import (
 
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -84,9 +85,9 @@ func (l *load) step(at time.Time) (lesson, progress delivery) {
 	id := fmt.Sprintf("bench-%s-%d", l.run, n)
 	later := at.Add(time.Duration(rand.IntN(6)) * time.Millisecond)
 
-	lesson = l.event(site, id+"-l", "lesson.completed", at,
+	lesson = l.event(site, id+"-l", stride.TopicLessonCompleted, at,
 		fmt.Appendf(nil, lessonJSON, chapter, course, enrollment, lessonID, position, learner, learner))
-	progress = l.event(site, id+"-p", "enrollment.progress", later,
+	progress = l.event(site, id+"-p", stride.TopicEnrollmentProgress, later,
 		fmt.Appendf(nil, progressJSON, course, enrollment, percent, thinkificdouble.Stamp(later), learner, learner))
 	return lesson, progress
 }

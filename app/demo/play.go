@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -210,7 +211,7 @@ func (p *player) learner(s *Site, id int64, pair *int) []event {
 		}
 		return m
 	}
-	evs := []event{p.event(s, "enrollment.created", t, 0, enrollmentPayload(0, t, false))}
+	evs := []event{p.event(s, stride.TopicEnrollmentCreated, t, 0, enrollmentPayload(0, t, false))}
 	before := 0.0
 	for k := range lessons {
 		// Realistic gaps: minutes within a sitting, days between sittings.
@@ -226,15 +227,15 @@ func (p *player) learner(s *Site, id int64, pair *int) []event {
 		after := math.Round(1000*float64(k+1)/float64(len(c.lessons))) / 10
 		*pair++
 		evs = append(evs,
-			p.event(s, "lesson.completed", t, *pair, map[string]any{"chapter": map[string]any{"id": l.chapter, "name": l.chapterName},
+			p.event(s, stride.TopicLessonCompleted, t, *pair, map[string]any{"chapter": map[string]any{"id": l.chapter, "name": l.chapterName},
 				"course": course, "enrollment": map[string]any{"id": enrollment}, "user": user,
 				"lesson": map[string]any{"id": l.id, "name": l.name, "position": l.position, "type": "Video"}}),
-			p.event(s, "enrollment.progress", t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollmentPayload(after, t, false)))
+			p.event(s, stride.TopicEnrollmentProgress, t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollmentPayload(after, t, false)))
 		s.Played = append(s.Played, Step{Learner: id, Course: c.id, Lesson: l.id, At: t.Truncate(time.Millisecond), Before: before, After: after})
 		p.steps.Add(1)
 		before = after
 		if k == len(c.lessons)-1 {
-			evs = append(evs, p.event(s, "enrollment.completed", t.Add(time.Second), 0, enrollmentPayload(100, t.Add(time.Second), true)))
+			evs = append(evs, p.event(s, stride.TopicEnrollmentCompleted, t.Add(time.Second), 0, enrollmentPayload(100, t.Add(time.Second), true)))
 		}
 	}
 	return evs

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // Envelope is what every Thinkific event carries around its payload.
@@ -108,13 +110,13 @@ func ParseTime(s string) (time.Time, error) {
 
 // topics are Thinkific's webhook topics; the payments ones take any action.
 var topics = map[string]bool{
-	"enrollment.created": true, "enrollment.progress": true, "enrollment.completed": true, "enrollment.trial": true,
-	"lesson.completed": true, "quiz.attempted": true,
+	stride.TopicEnrollmentCreated: true, stride.TopicEnrollmentProgress: true, stride.TopicEnrollmentCompleted: true, stride.TopicEnrollmentTrial: true,
+	stride.TopicLessonCompleted: true, "quiz.attempted": true,
 	"course.created": true, "course.updated": true, "course.deleted": true,
 	"user.signup": true, "user.signin": true, "user.updated": true,
 	"order.created": true, "lead.created": true,
 	"product.created": true, "product.updated": true, "product.deleted": true,
-	"plan.updated": true, "app.uninstalled": true,
+	"plan.updated": true, stride.TopicAppUninstalled: true,
 }
 
 // KnownTopic reports whether Thinkific sends topic at all.

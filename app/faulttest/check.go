@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // key names one event of one site, as the inbox's unique key does.
@@ -117,7 +119,7 @@ func checkApplied(t testing.TB, s *snapshot, recs []*record) {
 		if rows[0].status != "processed" {
 			p.add("%v: inbox status %q after %d attempts (last error %q), want processed", r.event, rows[0].status, rows[0].attempts, rows[0].lastError)
 		}
-		want := map[string]string{"lesson.completed": "lesson", "enrollment.progress": "progress"}[r.Topic]
+		want := map[string]string{stride.TopicLessonCompleted: "lesson", stride.TopicEnrollmentProgress: "progress"}[r.Topic]
 		if kinds := s.learner[k]; len(kinds) != 1 || kinds[0] != want {
 			p.add("%v: learner_events rows of kinds %v, want exactly one %q", r.event, kinds, want)
 		}

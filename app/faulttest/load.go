@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -58,7 +59,7 @@ func (g *events) next() *event {
 	ev := &event{Site: s, ID: fmt.Sprintf("%s%09d", g.start.Format("20060102150405"), n)}
 	created, payload := at, any(nil)
 	if n%2 == 0 {
-		ev.Topic = "lesson.completed"
+		ev.Topic = stride.TopicLessonCompleted
 		payload = map[string]any{
 			"chapter":    map[string]any{"id": course*10 + position/5, "name": fmt.Sprintf("Chapter %d", position/5+1)},
 			"course":     map[string]any{"id": course, "name": fmt.Sprintf("Course %d", course)},
@@ -68,7 +69,7 @@ func (g *events) next() *event {
 			"user": user,
 		}
 	} else {
-		ev.Topic = "enrollment.progress"
+		ev.Topic = stride.TopicEnrollmentProgress
 		created = at.Add(150 * time.Millisecond)
 		payload = map[string]any{
 			"id": enrollment, "course_id": course, "course": map[string]any{"id": course, "name": fmt.Sprintf("Course %d", course)},

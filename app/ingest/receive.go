@@ -93,7 +93,7 @@ type Result struct {
 // fail, the stored event still brings it about through the worker.
 func (r *Receiver) Receive(ctx context.Context, subdomain, signature string, body []byte) (Result, error) {
 	res, err := r.receive(ctx, subdomain, signature, body)
-	if err == nil && res.Outcome == Accepted && res.Event.Topic() == "app.uninstalled" {
+	if err == nil && res.Outcome == Accepted && res.Event.Topic() == stride.TopicAppUninstalled {
 		r.uninstall(ctx, res.Site, res.Event)
 	}
 	return res, err
@@ -266,7 +266,7 @@ func (r *Receiver) Forget(site *stride.Site) { r.sites.forget(site) }
 const waitGiveUp = time.Hour
 
 func (r *Receiver) waitForLesson(ctx context.Context, site *stride.Site, ev *events.Envelope) error {
-	if !r.cfg.WaitForLesson || ev == nil || ev.Topic() != "enrollment.progress" || r.clock.Now().Sub(ev.CreatedAt) > waitGiveUp {
+	if !r.cfg.WaitForLesson || ev == nil || ev.Topic() != stride.TopicEnrollmentProgress || r.clock.Now().Sub(ev.CreatedAt) > waitGiveUp {
 		return nil
 	}
 	e, err := events.ParseEnrollment(ev.Payload)

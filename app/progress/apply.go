@@ -8,6 +8,7 @@ import (
 
 	"github.com/strideapp/stride/app/events"
 	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/stride"
 )
 
 // job is one inbox row, decoded.
@@ -33,13 +34,13 @@ func decode(row store.InboxRow) *job {
 		return j
 	}
 	switch j.ev.Topic() {
-	case "enrollment.created", "enrollment.progress", "enrollment.completed", "enrollment.trial":
+	case stride.TopicEnrollmentCreated, stride.TopicEnrollmentProgress, stride.TopicEnrollmentCompleted, stride.TopicEnrollmentTrial:
 		j.enrollment, j.err = events.ParseEnrollment(j.ev.Payload)
 		if j.err == nil {
 			e := j.enrollment
 			j.locks = lockKeys(row.SiteID, "enrollment", int64(e.ID), "journey", journey(int64(e.User.ID), int64(e.CourseID)))
 		}
-	case "lesson.completed":
+	case stride.TopicLessonCompleted:
 		j.lesson, j.err = events.ParseLessonCompleted(j.ev.Payload)
 		if j.err == nil {
 			l := j.lesson
@@ -90,7 +91,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 		return w.applyEnrollment(s, j, ev, j.enrollment)
 	case j.lesson != nil:
 		return w.applyLesson(s, j, ev, j.lesson)
-	case ev.Topic() == "app.uninstalled":
+	case ev.Topic() == stride.TopicAppUninstalled:
 		return s.Uninstall(at, w.cfg.Grace)
 	}
 	return nil // a topic Stride does not use

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -105,21 +106,21 @@ func (f *fixture) build(topic string, at time.Time, payload any) (event, error) 
 func (f *fixture) sample(topic string) (event, error) {
 	at := f.now().UTC()
 	switch topic {
-	case "lesson.completed":
+	case stride.TopicLessonCompleted:
 		return f.build(topic, at, f.lesson(0))
-	case "enrollment.created":
+	case stride.TopicEnrollmentCreated:
 		return f.build(topic, at, f.enrollment(at, 0))
-	case "enrollment.progress":
+	case stride.TopicEnrollmentProgress:
 		f.startedAt = at.Add(-time.Hour)
 		return f.build(topic, at, f.enrollment(at, 40))
-	case "enrollment.completed":
+	case stride.TopicEnrollmentCompleted:
 		f.startedAt = at.Add(-time.Hour)
 		return f.build(topic, at, f.enrollment(at, 100))
-	case "enrollment.trial":
+	case stride.TopicEnrollmentTrial:
 		p := f.enrollment(at, 0)
 		p["free_trial"] = true
 		return f.build(topic, at, p)
-	case "app.uninstalled":
+	case stride.TopicAppUninstalled:
 		return f.build(topic, at, map[string]any{}) // unpublished: Stride relies on the envelope only
 	}
 	return f.build(topic, at, f.generic(topic, at))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/events"
+	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
@@ -68,7 +69,7 @@ func runJourney(ctx context.Context, c *config, f *fixture, s *sender) error {
 		last = later(f.now().UTC(), last.Add(10*time.Millisecond))
 		return last
 	}
-	ev, err := f.build("enrollment.created", last, f.enrollment(last, 0))
+	ev, err := f.build(stride.TopicEnrollmentCreated, last, f.enrollment(last, 0))
 	if err != nil {
 		return err
 	}
@@ -81,11 +82,11 @@ func runJourney(ctx context.Context, c *config, f *fixture, s *sender) error {
 		lessonAt := step.Add(time.Duration(f.rng.IntN(5)) * time.Millisecond)
 		progressAt := step.Add(time.Duration(f.rng.IntN(5)) * time.Millisecond)
 		percent := math.Round(1000*float64(i+1)/float64(c.lessons)) / 10
-		lesson, err := f.build("lesson.completed", lessonAt, f.lesson(i))
+		lesson, err := f.build(stride.TopicLessonCompleted, lessonAt, f.lesson(i))
 		if err != nil {
 			return err
 		}
-		progress, err := f.build("enrollment.progress", progressAt, f.enrollment(progressAt, percent))
+		progress, err := f.build(stride.TopicEnrollmentProgress, progressAt, f.enrollment(progressAt, percent))
 		if err != nil {
 			return err
 		}
@@ -96,7 +97,7 @@ func runJourney(ctx context.Context, c *config, f *fixture, s *sender) error {
 		all(ctx, s, pair...)
 	}
 	at := next()
-	if ev, err = f.build("enrollment.completed", at, f.enrollment(at, 100)); err != nil {
+	if ev, err = f.build(stride.TopicEnrollmentCompleted, at, f.enrollment(at, 100)); err != nil {
 		return err
 	}
 	s.send(ctx, c.deliverSigned(ev))

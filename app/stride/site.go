@@ -38,11 +38,11 @@ func ValidSubdomain(s string) bool { return subdomainRE.MatchString(s) }
 
 // WebhookTopics are the topics Stride registers on every site.
 var WebhookTopics = []string{
-	"enrollment.created",
-	"enrollment.progress",
-	"enrollment.completed",
-	"lesson.completed",
-	"app.uninstalled",
+	TopicEnrollmentCreated,
+	TopicEnrollmentProgress,
+	TopicEnrollmentCompleted,
+	TopicLessonCompleted,
+	TopicAppUninstalled,
 }
 
 // Webhook states recorded per site and topic.

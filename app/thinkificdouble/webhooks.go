@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/strideapp/stride/app/internal/loopback"
+	"github.com/strideapp/stride/app/stride"
 )
 
 const (
@@ -18,13 +19,13 @@ const (
 
 // topics are the ones Thinkific documents; order_transaction.* and subscription.* take any action.
 var topics = map[string]bool{
-	"enrollment.created": true, "enrollment.progress": true, "enrollment.completed": true,
-	"enrollment.trial": true, "lesson.completed": true, "quiz.attempted": true,
+	stride.TopicEnrollmentCreated: true, stride.TopicEnrollmentProgress: true, stride.TopicEnrollmentCompleted: true,
+	stride.TopicEnrollmentTrial: true, stride.TopicLessonCompleted: true, "quiz.attempted": true,
 	"course.created": true, "course.updated": true, "course.deleted": true,
 	"user.signup": true, "user.signin": true, "user.updated": true,
 	"order.created": true, "lead.created": true,
 	"product.created": true, "product.updated": true, "product.deleted": true,
-	"plan.updated": true, "app.uninstalled": true,
+	"plan.updated": true, stride.TopicAppUninstalled: true,
 }
 
 func validTopic(t string) bool {
