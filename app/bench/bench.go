@@ -186,7 +186,7 @@ func seedSites(ctx context.Context, db *store.DB, n int) ([]benchSite, error) {
 	sites := make([]benchSite, n)
 	for i := range sites {
 		s := benchSite{subdomain: fmt.Sprintf("bench-%03d", i+1), gid: fmt.Sprintf("%s%04d", benchGIDPrefix, i+1), tenant: strconv.Itoa(990001 + i)}
-		site, _, err := db.SaveInstall(ctx, store.Install{Subdomain: s.subdomain, GID: s.gid, Scopes: "bench",
+		site, _, err := db.SaveInstall(ctx, store.Grant{Subdomain: s.subdomain, GID: s.gid, Scopes: "bench",
 			Tokens: stride.Tokens{Access: "bench", Refresh: "bench", Expiry: time.Now().Add(24 * time.Hour)}})
 		if err != nil {
 			return nil, err

@@ -111,7 +111,7 @@ func TestBenchRefuses(t *testing.T) {
 		if _, err := db.Migrate(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.SaveInstall(context.Background(), store.Install{Subdomain: "acme", GID: "real-gid"}); err != nil {
+		if _, _, err := db.SaveInstall(context.Background(), store.Grant{Subdomain: "acme", GID: "real-gid"}); err != nil {
 			t.Fatal(err)
 		}
 		return dbURL

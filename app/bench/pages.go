@@ -167,7 +167,7 @@ func seed(ctx context.Context, db *store.DB, sites, events, largest, learners in
 		if i > 0 {
 			steps, people = rest, max(10, rest/20)
 		}
-		site, _, err := db.SaveInstall(ctx, store.Install{Subdomain: fmt.Sprintf("bench-%d", i), GID: fmt.Sprintf("%s%d", seedGIDPrefix, i),
+		site, _, err := db.SaveInstall(ctx, store.Grant{Subdomain: fmt.Sprintf("bench-%d", i), GID: fmt.Sprintf("%s%d", seedGIDPrefix, i),
 			Tokens: stride.Tokens{Access: "bench", Refresh: "bench", Expiry: time.Now().Add(time.Hour)}})
 		if err != nil {
 			return err

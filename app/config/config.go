@@ -43,10 +43,10 @@ type Config struct {
 	// WriteTimeout bounds writing a response, or each chunk of an export. It is not read
 	// from the environment: Heroku's router gives up on a response after 30 s anyway.
 	WriteTimeout time.Duration
-	// WebhookBodyTimeout bounds the arrival of a delivery's body, about a kilobyte that
+	// DeliveryBodyTimeout bounds the arrival of a delivery's body, about a kilobyte that
 	// Thinkific sends at once: a body still arriving after it is stalled. Not read from the
 	// environment either.
-	WebhookBodyTimeout time.Duration
+	DeliveryBodyTimeout time.Duration
 }
 
 // Need says which settings a command cannot run without.
@@ -69,13 +69,13 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 	}
 
 	c := &Config{
-		DataDir:            get("DATA_DIR", "./data"),
-		ClientID:           get("THINKIFIC_CLIENT_ID", ""),
-		ClientSecret:       get("THINKIFIC_CLIENT_SECRET", ""),
-		PreviousSecret:     get("THINKIFIC_CLIENT_SECRET_PREVIOUS", ""),
-		AppSlug:            get("THINKIFIC_APP_SLUG", ""),
-		WriteTimeout:       30 * time.Second,
-		WebhookBodyTimeout: 5 * time.Second,
+		DataDir:             get("DATA_DIR", "./data"),
+		ClientID:            get("THINKIFIC_CLIENT_ID", ""),
+		ClientSecret:        get("THINKIFIC_CLIENT_SECRET", ""),
+		PreviousSecret:      get("THINKIFIC_CLIENT_SECRET_PREVIOUS", ""),
+		AppSlug:             get("THINKIFIC_APP_SLUG", ""),
+		WriteTimeout:        30 * time.Second,
+		DeliveryBodyTimeout: 5 * time.Second,
 	}
 
 	port, err := strconv.Atoi(get("PORT", "8080"))

@@ -187,7 +187,7 @@ func installSites(t testing.TB, pg *postgres, n int) []site {
 			GID:       fmt.Sprintf("7c1e9a52-%04d-4d6b-9f3e-0a5b8c2d%04d", i+1, i+1),
 			TenantID:  strconv.Itoa(91000 + i),
 		}
-		saved, _, err := db.SaveInstall(ctx, store.Install{Subdomain: s.Subdomain, GID: s.GID,
+		saved, _, err := db.SaveInstall(ctx, store.Grant{Subdomain: s.Subdomain, GID: s.GID,
 			Tokens: stride.Tokens{Access: "access", Refresh: "refresh", Expiry: time.Now().Add(time.Hour)}})
 		if err != nil {
 			t.Fatalf("installing %s: %v", s.Subdomain, err)

@@ -1,5 +1,10 @@
 // Package install is the life of an installation: the OAuth install flow, the site's
 // tokens, and the webhooks Stride keeps registered on the site.
+//
+// The words: an install is the OAuth flow that ends with Stride granted access to a site
+// (a store.Grant, saved by store.SaveInstall); the site's webhooks are the subscriptions
+// Stride registers through Thinkific's Webhooks API (this package); a delivery is one POST
+// Thinkific makes to one of them (received by app/ingest).
 package install
 
 import (
@@ -145,7 +150,7 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 	} else if err != nil {
 		return nil, err
 	}
-	site, known, err := s.db.SaveInstall(ctx, store.Install{Subdomain: cb.Subdomain, GID: grant.GID, Scopes: grant.Scope, Tokens: grant.Tokens})
+	site, known, err := s.db.SaveInstall(ctx, store.Grant{Subdomain: cb.Subdomain, GID: grant.GID, Scopes: grant.Scope, Tokens: grant.Tokens})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,21 @@
 // The pairing is a pure function of the set of halves: halves arrive in any
 // order, some hours late, and re-matching after each arrival must give the
 // same answer as matching everything at once.
+//
+// The words, used the same way everywhere in Stride:
+//   - a learner step: one lesson a learner completed and the percentage it moved
+//     them from and to; Thinkific reports it as two events;
+//   - a half: one of those two events as stored (a learner_events row): the
+//     lesson half (lesson.completed) or the progress half (enrollment.progress);
+//   - partners: the two halves of one step, once paired; a half without a
+//     partner is still shown, as what it is;
+//   - a journey: one learner's halves in one course; halves of two journeys are
+//     never partners;
+//   - a cluster: a run of a journey's halves, each within the window of the
+//     next; halves of two clusters are never partners, so each cluster is
+//     matched on its own;
+//   - the window: how far apart in event time two partners may be
+//     (PAIRING_WINDOW).
 package pairing
 
 import (

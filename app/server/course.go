@@ -15,7 +15,7 @@ import (
 type coursePage struct {
 	page
 	Course   *store.CourseSummary
-	Funnel   []store.FunnelStep
+	Funnel   []store.FunnelLesson
 	Max      int64 // the funnel's widest bar
 	Learners []store.LearnerRow
 	Total    int64

@@ -19,21 +19,21 @@ import (
 // once; a body still arriving seconds later is stalled, on purpose or not. Without these,
 // 800 stalled uploads of junk held 300 MiB, more than a basic dyno's 512 MB allows for long.
 const (
-	maxWebhookBody    = 256 << 10 // 256 KiB
-	maxWebhookReads   = 64        // bodies being read at once: at most 64 × 256 KiB in flight
-	maxConnections    = 1024      // open connections; more wait in the kernel's accept queue
-	webhookBufferSize = 16 << 10
+	maxDeliveryBody    = 256 << 10 // 256 KiB
+	maxDeliveryReads   = 64        // bodies being read at once: at most 64 × 256 KiB in flight
+	maxConnections     = 1024      // open connections; more wait in the kernel's accept queue
+	deliveryBufferSize = 16 << 10
 )
 
 // bodyBuffers are reused for webhook bodies; only small ones return to the pool, so a burst
 // of large junk bodies leaves nothing behind.
-var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, webhookBufferSize); return &b }}
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, deliveryBufferSize); return &b }}
 
-// webhookBodies reads a delivery's body before its handler, within bounds: at most reads
+// deliveryBodies reads a delivery's body before its handler, within bounds: at most reads
 // bodies at once (when all are taken the answer is 503 with Retry-After at once, not a
 // queue), each within timeout, into a pooled buffer of at most limit bytes. A client that
 // stops sending is a 408 and one that hangs up mid-body a 400: its fault, not the server's.
-func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareFunc {
+func deliveryBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareFunc {
 	slots := make(chan struct{}, reads)
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -66,7 +66,7 @@ func webhookBodies(reads int, timeout time.Duration, limit int) echo.MiddlewareF
 				rc.SetReadDeadline(time.Time{})
 			}
 			defer func() {
-				if cap(body) <= webhookBufferSize {
+				if cap(body) <= deliveryBufferSize {
 					*bp = body[:0]
 					bodyBuffers.Put(bp)
 				}

@@ -63,7 +63,7 @@ func statuses(logs string) map[string]int {
 // once to come back (503, Retry-After) rather than queued.
 func TestStalledWebhookBodies(t *testing.T) {
 	h := testkit.New(t, "")
-	h.Cfg.WebhookBodyTimeout = stalledBodyTimeout
+	h.Cfg.DeliveryBodyTimeout = stalledBodyTimeout
 	var logs testkit.Logs
 	addr := strings.TrimPrefix(serveReal(h, 0, &logs), "http://")
 	junk := bytes.Repeat([]byte("x"), 1000)

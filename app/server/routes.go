@@ -28,9 +28,9 @@ func (s *Server) routes() {
 	e.GET("/oauth/callback", s.handleCallback)
 	// Thinkific waits 5 s for an answer: once the body is in, receiving it (an uninstall
 	// included) ends within 3.
-	e.POST("/webhooks/thinkific", s.handleWebhook,
-		webhookBodies(maxWebhookReads, s.cfg.WebhookBodyTimeout, maxWebhookBody), deadline(2800*time.Millisecond))
-	e.GET("/webhooks/thinkific", handleWebhookProbe) // someone checking the URL in a browser
+	e.POST("/webhooks/thinkific", s.handleDelivery,
+		deliveryBodies(maxDeliveryReads, s.cfg.DeliveryBodyTimeout, maxDeliveryBody), deadline(2800*time.Millisecond))
+	e.GET("/webhooks/thinkific", handleDeliveryProbe) // someone checking the URL in a browser
 
 	// The dashboard: pages behind a session bound to one site. The app URL also answers the
 	// signed launch from the Thinkific admin that starts such a session.

@@ -103,8 +103,8 @@ func (v *SiteView) Course(ctx context.Context, id int64) (*CourseSummary, error)
 	return &out[0], nil
 }
 
-// FunnelStep is a lesson with how many learners completed it.
-type FunnelStep struct {
+// FunnelLesson is a lesson with how many learners completed it.
+type FunnelLesson struct {
 	LessonID    int64
 	Lesson      string
 	ChapterID   *int64
@@ -116,8 +116,8 @@ type FunnelStep struct {
 }
 
 // Funnel lists a course's lessons in chapter order with their completions.
-func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelStep, error) {
-	var out []FunnelStep
+func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelLesson, error) {
+	var out []FunnelLesson
 	err := v.db.reader(ctx).Raw(`SELECT l.id AS lesson_id, l.name AS lesson, l.chapter_id, COALESCE(ch.name, '') AS chapter,
 			l.position, COALESCE(s.learners, 0) AS learners
 		FROM lessons l

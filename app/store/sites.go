@@ -42,8 +42,9 @@ func (r *siteRow) site() *stride.Site {
 	return s
 }
 
-// Install is what a completed OAuth install tells us about a site.
-type Install struct {
+// Grant is what a completed OAuth install grants Stride on a site: its identity, the scopes
+// and the tokens.
+type Grant struct {
 	Subdomain string
 	GID       string
 	Scopes    string
@@ -52,7 +53,7 @@ type Install struct {
 
 // SaveInstall records an install: a site seen before (by gid) is updated, never duplicated.
 // It reports whether the site was already known.
-func (db *DB) SaveInstall(ctx context.Context, in Install) (site *stride.Site, known bool, err error) {
+func (db *DB) SaveInstall(ctx context.Context, in Grant) (site *stride.Site, known bool, err error) {
 	now := db.now()
 	err = db.tx(ctx, func(tx *gorm.DB) error {
 		var row siteRow

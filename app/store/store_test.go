@@ -88,7 +88,7 @@ func TestMigrationFoldersAgree(t *testing.T) {
 
 func install(t *testing.T, db *store.DB, sub, gid, access string) *stride.Site {
 	t.Helper()
-	s, _, err := db.SaveInstall(context.Background(), store.Install{Subdomain: sub, GID: gid,
+	s, _, err := db.SaveInstall(context.Background(), store.Grant{Subdomain: sub, GID: gid,
 		Tokens: stride.Tokens{Access: access, Refresh: "refresh-" + access, Expiry: time.Now().Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestSaveInstall(t *testing.T) {
 	ctx := context.Background()
 	eachDB(t, func(t *testing.T, db *store.DB) {
 		a := install(t, db, "acme", "gid-a", "tok1")
-		again, known, err := db.SaveInstall(ctx, store.Install{Subdomain: "acme", GID: "gid-a",
+		again, known, err := db.SaveInstall(ctx, store.Grant{Subdomain: "acme", GID: "gid-a",
 			Tokens: stride.Tokens{Access: "tok2", Refresh: "ref2", Expiry: time.Now().Add(time.Hour)}})
 		if err != nil || !known || again.ID != a.ID {
 			t.Fatalf("reinstall: %+v known=%v %v", again, known, err)
@@ -250,7 +250,7 @@ func TestTokensNotStoredInClear(t *testing.T) {
 		}
 	}
 	store1 := func(db *store.DB) {
-		_, _, err := db.SaveInstall(context.Background(), store.Install{Subdomain: "sealed", GID: "gid-sealed",
+		_, _, err := db.SaveInstall(context.Background(), store.Grant{Subdomain: "sealed", GID: "gid-sealed",
 			Tokens: stride.Tokens{Access: access, Refresh: refresh, Expiry: time.Now()}})
 		if err != nil {
 			t.Fatal(err)

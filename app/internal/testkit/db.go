@@ -17,7 +17,7 @@ func (h *Harness) School() *stride.Site {
 // SaveSite stores an installed site without the OAuth dance (nor webhooks).
 func (h *Harness) SaveSite(subdomain, gid string) *stride.Site {
 	h.T.Helper()
-	s, _, err := h.DB.SaveInstall(context.Background(), store.Install{Subdomain: subdomain, GID: gid,
+	s, _, err := h.DB.SaveInstall(context.Background(), store.Grant{Subdomain: subdomain, GID: gid,
 		Tokens: stride.Tokens{Access: "a", Refresh: "r", Expiry: time.Now().Add(time.Hour)}})
 	if err != nil {
 		h.T.Fatal(err)
