@@ -10,6 +10,9 @@ import (
 	"github.com/strideapp/stride/web"
 )
 
+// deliveryPath is the webhook target Stride gives Thinkific for every topic.
+const deliveryPath = "/webhooks/thinkific"
+
 // routes is every route Stride serves and the middleware in front of it.
 func (s *Server) routes() {
 	e := s.echo
@@ -28,9 +31,9 @@ func (s *Server) routes() {
 	e.GET("/oauth/callback", s.handleCallback)
 	// Thinkific waits 5 s for an answer: once the body is in, receiving it (an uninstall
 	// included) ends within 3.
-	e.POST("/webhooks/thinkific", s.handleDelivery,
+	e.POST(deliveryPath, s.handleDelivery,
 		deliveryBodies(maxDeliveryReads, s.cfg.DeliveryBodyTimeout, maxDeliveryBody), deadline(2800*time.Millisecond))
-	e.GET("/webhooks/thinkific", handleDeliveryProbe) // someone checking the URL in a browser
+	e.GET(deliveryPath, handleDeliveryProbe) // someone checking the URL in a browser
 
 	// The dashboard: pages behind a session bound to one site. The app URL also answers the
 	// signed launch from the Thinkific admin that starts such a session.
