@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,12 @@ func TestLoadProblems(t *testing.T) {
 		{"previous key is the current one", map[string]string{"SECRET_KEY_PREVIOUS": goodKey}, "SECRET_KEY_PREVIOUS key 1 is SECRET_KEY itself"},
 		{"no connections", map[string]string{"DATABASE_MAX_CONNECTIONS": "0"}, "DATABASE_MAX_CONNECTIONS must be a number from 1"},
 		{"connections not a number", map[string]string{"DATABASE_MAX_CONNECTIONS": "many"}, "DATABASE_MAX_CONNECTIONS must be a number from 1"},
+		{"too many connections", map[string]string{"DATABASE_MAX_CONNECTIONS": "501"}, "DATABASE_MAX_CONNECTIONS must be a number from 1"},
+		{"site url over http", map[string]string{"THINKIFIC_SITE_URL": "http://{subdomain}.thinkific.com"}, "THINKIFIC_SITE_URL must use https"},
+		{"wait for lesson not a boolean", map[string]string{"PAIRING_WAIT_FOR_LESSON": "sometimes"}, "PAIRING_WAIT_FOR_LESSON must be true or false"},
+		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL must be debug, info, warn or error"},
+		{"pairing window too wide", map[string]string{"PAIRING_WINDOW": "2m"}, "PAIRING_WINDOW must be a duration"},
+		{"retention not a duration", map[string]string{"DELIVERY_RETENTION": "a month"}, "DELIVERY_RETENTION must be a duration"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,6 +151,8 @@ func TestDatabaseTLS(t *testing.T) {
 		"postgres://u:p@db.example.com/d?sslmode=verify-full":       "sslmode=verify-full",
 		"postgres://u:p@localhost:5432/d":                           "postgres://u:p@localhost:5432/d",
 		"postgresql://u@127.0.0.1/d?sslmode=disable":                "sslmode=disable",
+		"postgres:///d?host=/var/run/postgresql":                    "host=%2Fvar%2Frun%2Fpostgresql",
+		"postgres:///d?host=db.example.com":                         "sslmode=require",
 	}
 	for in, want := range cases {
 		got, err := postgresDSN(in)
@@ -158,6 +167,45 @@ func TestKeyEncodings(t *testing.T) {
 		b, err := decodeKey(k)
 		if err != nil || len(b) != 32 || b[31] != 0x1f {
 			t.Errorf("%s: %v %x", k, err, b)
+		}
+	}
+}
+
+func TestDatabaseTLSFromHostParameter(t *testing.T) {
+	if got, err := postgresDSN("postgres:///d?host=/var/run/postgresql"); err != nil || strings.Contains(got, "sslmode") {
+		t.Errorf("socket directory: %q %v, want no sslmode", got, err)
+	}
+	if _, err := postgresDSN("postgres:///d?host=db.example.com&sslmode=prefer"); err == nil || !strings.Contains(err.Error(), `"db.example.com"`) {
+		t.Errorf("remote host given as a parameter: %v", err)
+	}
+}
+
+// Settings beyond the defaults: a rotation's previous client secret, waiting for lessons,
+// the log level, a site URL with a port.
+func TestLoadSettings(t *testing.T) {
+	c, err := Load(env(map[string]string{"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey,
+		"THINKIFIC_CLIENT_SECRET_PREVIOUS": "old-secret", "PAIRING_WAIT_FOR_LESSON": "Yes", "LOG_LEVEL": "debug",
+		"THINKIFIC_SITE_URL": "http://{subdomain}.localhost:3000/", "DATABASE_MAX_CONNECTIONS": "20"}), NeedAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.Secrets(); len(s) != 2 || s[0] != "secret" || s[1] != "old-secret" {
+		t.Errorf("secrets %v, want the current one first", s)
+	}
+	if !c.WaitForLesson || c.LogLevel != slog.LevelDebug || c.MaxConnections != 20 {
+		t.Errorf("wait %v, level %v, connections %d", c.WaitForLesson, c.LogLevel, c.MaxConnections)
+	}
+	if got := c.SiteOrigin("acme"); got != "http://acme.localhost:3000" {
+		t.Errorf("site origin %q", got)
+	}
+	// A subdomain that makes no URL leaves the origin as the site's base URL.
+	if got := c.SiteOrigin("a%zz"); got != "http://a%zz.localhost:3000" {
+		t.Errorf("origin of an unparsable site URL %q", got)
+	}
+	for _, off := range []string{"false", "0", "no", "OFF"} {
+		c, err := Load(env(map[string]string{"PAIRING_WAIT_FOR_LESSON": off}), NeedDatabase)
+		if err != nil || c.WaitForLesson {
+			t.Errorf("PAIRING_WAIT_FOR_LESSON=%s: %v %v", off, c, err)
 		}
 	}
 }

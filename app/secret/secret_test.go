@@ -2,6 +2,8 @@ package secret
 
 import (
 	"bytes"
+	"encoding/hex"
+	"strings"
 	"testing"
 )
 
@@ -59,5 +61,48 @@ func TestDeriveSeparatesPurposes(t *testing.T) {
 	m := bytes.Repeat([]byte{7}, 32)
 	if bytes.Equal(Derive(m, "a", 32), Derive(m, "b", 32)) {
 		t.Fatal("purposes share a key")
+	}
+}
+
+func TestRandomHex(t *testing.T) {
+	seen := map[string]bool{}
+	for _, n := range []int{1, 16, 32, 64} {
+		for range 50 {
+			s := RandomHex(n)
+			if len(s) != 2*n {
+				t.Fatalf("RandomHex(%d) has %d characters: %q", n, len(s), s)
+			}
+			if strings.Trim(s, "0123456789abcdef") != "" {
+				t.Fatalf("RandomHex(%d) = %q: not lower-case hex", n, s)
+			}
+			if n >= 16 && seen[s] {
+				t.Fatalf("RandomHex(%d) repeated %q", n, s)
+			}
+			seen[s] = true
+		}
+	}
+	if RandomHex(0) != "" {
+		t.Fatal("RandomHex(0) is not empty")
+	}
+	// A fresh SECRET_KEY makes a keyring of its own, unlike another fresh one.
+	a, _ := hex.DecodeString(RandomHex(32))
+	b, _ := hex.DecodeString(RandomHex(32))
+	ra, err := NewKeyring(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := NewKeyring(b)
+	if ra.KeyID() == rb.KeyID() {
+		t.Fatal("two fresh keys share a key id")
+	}
+}
+
+func TestKeyringErrors(t *testing.T) {
+	if _, err := NewKeyring(); err == nil {
+		t.Fatal("a keyring with no key")
+	}
+	k, _ := NewKeyring(bytes.Repeat([]byte{3}, 32))
+	if _, err := k.Open(k.KeyID(), []byte{1, 2, 3}, nil); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Fatalf("short sealed value: %v", err)
 	}
 }

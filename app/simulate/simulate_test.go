@@ -325,6 +325,10 @@ func TestFlagProblems(t *testing.T) {
 		"seed":          {"--subdomain", "acme", "--seed", "x"},
 		"count":         {"--subdomain", "acme", "--count", "1"},
 		"no secret":     {"--subdomain", "acme", "--secret", ""},
+		"no lessons":    {"--subdomain", "acme", "--mode", "journey", "--lessons", "0"},
+		"negative id":   {"--subdomain", "acme", "--learner", "-3"},
+		"extra args":    {"--subdomain", "acme", "one"},
+		"unknown flag":  {"--subdomain", "acme", "--speed", "9"},
 	}
 	for name, args := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -421,4 +425,70 @@ func sumOf(m map[string]int) int {
 		n += v
 	}
 	return n
+}
+
+// Answers that are not Stride's own say what is wrong with the setup: no answer at all, or a
+// refusal whose text is shown, cut short.
+func TestOtherAnswers(t *testing.T) {
+	t.Run("nothing listening", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		url := srv.URL
+		srv.Close()
+		out, err := run(t, "--target", url, "--subdomain", "acme")
+		if err == nil || !strings.Contains(err.Error(), "is Stride running") || !strings.Contains(out, "summary: 1 deliveries: error=1") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	})
+	t.Run("other site", func(t *testing.T) {
+		long := strings.Repeat("forbidden ", 40)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, long)
+		}))
+		defer srv.Close()
+		out, err := run(t, "--target", srv.URL, "--subdomain", "acme", "--gid", "wrong")
+		if err == nil || !strings.Contains(err.Error(), "--gid must be the site's Thinkific global id") {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(out, " 403 ") || !strings.Contains(out, "forbidden forbidden") || !strings.Contains(out, "…") ||
+			strings.Contains(out, strings.TrimSpace(long)) || !strings.Contains(out, "http-403=1") {
+			t.Fatalf("the refusal is not shown cut short:\n%s", out)
+		}
+	})
+}
+
+// A replay file that cannot be sent as it is is refused before anything is sent.
+func TestReplayFileProblems(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name, content, subdomain, want string
+	}{
+		{"not json", "{\"topic\":\"lesson.completed\"}\nnot json\n", "acme", "line 2: not a JSON object"},
+		{"no topic", `{"subdomain":"acme","body":{"hello":1}}`, "acme", "line 1: no topic"},
+		{"no subdomain", `{"topic":"lesson.completed","body":{}}`, "", "line 1: no subdomain"},
+		{"empty", "\n\n", "acme", "has no deliveries"},
+		{"too long a line", `{"topic":"` + strings.Repeat("x", 5<<20) + `"}`, "acme", "token too long"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".jsonl")
+			if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readReplay(file, tc.subdomain, secret); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := readReplay(filepath.Join(dir, "missing.jsonl"), "acme", secret); err == nil || !strings.Contains(err.Error(), "missing.jsonl") {
+		t.Fatalf("missing file: %v", err)
+	}
+	// Through Run: the receiver sees nothing.
+	r, url := newReceiver(t)
+	if _, err := run(t, "--target", url, "--subdomain", "acme", "--mode", "replay", "--file", filepath.Join(dir, "no-topic.jsonl")); err == nil {
+		t.Fatal("a bad replay file ran")
+	}
+	if len(r.got) != 0 {
+		t.Fatalf("%d deliveries sent from a bad file", len(r.got))
+	}
 }

@@ -184,7 +184,7 @@ func TestBenchSites(t *testing.T) {
 	if err := db.DeleteSitesPrefixed(ctx, "b_n-"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := db.SitesNotPrefixed(ctx, ""); err != nil || n != 2 {
+	if n, err := db.SitesNotPrefixed(ctx, "%"); err != nil || n != 2 {
 		t.Fatalf("%d sites left, %v", n, err)
 	}
 	if _, err := db.SiteByGID(ctx, "b_n-1"); err == nil {
