@@ -36,6 +36,10 @@ func TestRoutedBySignedSite(t *testing.T) {
 		if _, body := h.Deliver("acme", testkit.LessonEventFor("between", acme.GID, now, 2, 70, 700), testkit.ClientSecret); !strings.Contains(body, "held") {
 			t.Fatalf("between uninstall and reinstall: %s", body)
 		}
+		// Another uninstall of the installation that is gone: held, and never to end the next.
+		if _, body := h.Deliver("acme", testkit.UninstallEvent("bye-again", acme.GID, now), testkit.ClientSecret); !strings.Contains(body, "held") {
+			t.Fatalf("a second uninstall: %s", body)
+		}
 		h.Clock.Advance(time.Minute)
 		if resp, _ := h.InstallVia(testkit.Browser(), "acme"); resp.StatusCode != http.StatusOK {
 			t.Fatal("reinstall failed")
@@ -60,6 +64,9 @@ func TestRoutedBySignedSite(t *testing.T) {
 		}
 		if n := h.Count("SELECT COUNT(*) FROM inbox_unrouted"); n != 0 {
 			t.Errorf("%d deliveries still held", n)
+		}
+		if s, _ := h.DB.Site(context.Background(), acme.ID); !s.Installed() {
+			t.Error("a held uninstall of the earlier installation ended the reinstall")
 		}
 	})
 }

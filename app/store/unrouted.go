@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // Unrouted is a signed delivery that names no installed site: one that raced a reinstall,
@@ -34,7 +36,8 @@ func (db *DB) HoldUnrouted(ctx context.Context, u Unrouted) (bool, error) {
 }
 
 // AdoptUnrouted moves held deliveries into the inbox of the installed site they name, and
-// returns how many it moved. Several processes may run it at once: the delete that claims a
+// returns how many it moved. A held app.uninstalled is dropped instead: it came while no
+// installation was there to end. Several processes may run it at once: the delete that claims a
 // row decides which one moves it, and the inbox's uniqueness keeps an event once.
 func (db *DB) AdoptUnrouted(ctx context.Context) (int, error) {
 	var rows []struct {
@@ -64,6 +67,11 @@ func (db *DB) AdoptUnrouted(ctx context.Context) (int, error) {
 				continue // another process moved it
 			}
 			h := held[0]
+			if h.Topic == stride.TopicAppUninstalled {
+				// It was held because its site was not installed: it ended an installation
+				// that is already gone, and must not end the one that adopts it.
+				continue
+			}
 			res := tx.Exec(`INSERT INTO inbox (site_id, event_id, topic, body, status, next_attempt_at, received_at)
 				VALUES (?,?,?,?,?,?,?) ON CONFLICT (site_id, event_id) DO NOTHING`,
 				r.SiteID, h.EventID, h.Topic, h.Body, h.Status, db.now(), h.ReceivedAt.UTC())
