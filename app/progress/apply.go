@@ -92,7 +92,7 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 	case j.lesson != nil:
 		return w.applyLesson(s, j, ev, j.lesson)
 	case ev.Topic() == stride.TopicAppUninstalled:
-		return s.Uninstall(at, w.cfg.Grace)
+		return s.Uninstall(at, j.row.ReceivedAt, w.cfg.Grace)
 	}
 	return nil // a topic Stride does not use
 }

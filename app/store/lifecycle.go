@@ -16,22 +16,24 @@ func (db *DB) Uninstall(ctx context.Context, siteID int64, eventAt time.Time, gr
 	var acted bool
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		var err error
-		acted, err = uninstall(tx, siteID, eventAt, db.now(), grace)
+		acted, err = uninstall(tx, siteID, eventAt, db.now(), db.now(), grace)
 		return err
 	})
 	return acted, dbError(err, "site")
 }
 
 // Uninstall is Uninstall inside the worker's transaction.
-func (s *SiteTx) Uninstall(eventAt time.Time, grace time.Duration) error {
-	_, err := uninstall(s.tx, s.siteID, eventAt, s.db.now(), grace)
+func (s *SiteTx) Uninstall(eventAt, receivedAt time.Time, grace time.Duration) error {
+	_, err := uninstall(s.tx, s.siteID, eventAt, receivedAt, s.db.now(), grace)
 	return err
 }
 
-func uninstall(tx *gorm.DB, siteID int64, eventAt, now time.Time, grace time.Duration) (bool, error) {
+func uninstall(tx *gorm.DB, siteID int64, eventAt, receivedAt, now time.Time, grace time.Duration) (bool, error) {
 	// An uninstall older than the latest install (a retry from before a reinstall) is stale;
-	// within the clocks' skew it is taken as the newer.
-	res := tx.Model(&siteRow{}).Where("id = ? AND uninstalled_at IS NULL AND installed_at <= ?", siteID, eventAt.Add(stride.ClockSkew).UTC()).
+	// within the clocks' skew it is taken as the newer — unless it was received before that
+	// install, when it can only have been about the installation before.
+	res := tx.Model(&siteRow{}).Where("id = ? AND uninstalled_at IS NULL AND installed_at <= ? AND installed_at <= ?",
+		siteID, eventAt.Add(stride.ClockSkew).UTC(), receivedAt.UTC()).
 		Updates(map[string]any{"uninstalled_at": now, "purge_after": now.Add(grace), "updated_at": now})
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error

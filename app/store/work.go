@@ -14,12 +14,13 @@ import (
 
 // InboxRow is an inbox row a worker has claimed.
 type InboxRow struct {
-	ID       int64
-	SiteID   int64
-	EventID  string
-	Topic    string
-	Body     []byte
-	Attempts int
+	ID         int64
+	SiteID     int64
+	EventID    string
+	Topic      string
+	Body       []byte
+	Attempts   int
+	ReceivedAt time.Time
 }
 
 // WorkTx is one worker transaction over a batch of claimed inbox rows. Writes to records
@@ -48,7 +49,7 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, fn func(w *WorkTx, rows
 	var claimed []InboxRow
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		now := db.now()
-		q := tx.Table("inbox").Select("id, site_id, event_id, topic, body, attempts").
+		q := tx.Table("inbox").Select("id, site_id, event_id, topic, body, attempts, received_at").
 			Where("status = ? AND next_attempt_at <= ?", StatusAccepted, now).
 			Order("next_attempt_at").Limit(limit) // the order the inbox_due index gives, so LIMIT stops early
 		if db.postgres {
