@@ -56,14 +56,16 @@ func parseFlags(args []string, out io.Writer) (options, error) {
 	fs := flag.NewFlagSet("stride bench", flag.ContinueOnError)
 	fs.SetOutput(out)
 	var o options
-	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured phase")
-	fs.IntVar(&o.rate, "rate", 1000, "events per second in the fixed-rate phase")
-	fs.IntVar(&o.concurrency, "concurrency", 64, "connections sending at once in the throughput phase")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of each phase of sending")
+	fs.IntVar(&o.rate, "rate", 1000, "events per second in the fixed-rate phase; the worker-alone backlog is rate × duration events")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "connections sending at once in the bursts")
 	fs.IntVar(&o.sites, "sites", 20, "installed sites the events are spread over")
 	fs.BoolVar(&o.keep, "keep", false, "leave the bench's sites and events in the database")
 	fs.Usage = func() {
 		fmt.Fprintln(out, "usage: DATABASE_URL=postgres://... stride bench [flags]\n\n"+
-			"Measures the webhook path of `stride serve` against a scratch PostgreSQL database.")
+			"Measures the webhook path of `stride serve`, in its default configuration, against a scratch\n"+
+			"PostgreSQL database: a fixed rate, a burst over every site and one to a single site with\n"+
+			"the time to apply each backlog, `stride worker` alone on a backlog, and the CPU time per event.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
