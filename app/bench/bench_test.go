@@ -61,10 +61,14 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		args      []string
+		env       map[string]string // the partner's, beside DATABASE_URL
 		wantSites int
+		wantSet   []string // lines of the configuration measured
 	}{
-		{"cleans up", nil, 0},
-		{"keeps its data", []string{"--keep"}, 2},
+		{"cleans up", nil, nil, 0, []string{`LOG_LEVEL=info \(default\)`, `DATABASE_MAX_CONNECTIONS=5 \(default\)`,
+			`PAIRING_WINDOW=500ms \(default\)`, `GOMAXPROCS=\d+ \(default\)`, `GOGC=100 \(default\)`}},
+		{"keeps its data", []string{"--keep"}, map[string]string{"LOG_LEVEL": "warn", "GOGC": "200"}, 2,
+			[]string{`LOG_LEVEL=warn \(from your environment\)`, `GOGC=200 \(from your environment\)`, `GOMEMLIMIT=none \(default\)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dbURL := testdb.Postgres(t)
@@ -75,6 +79,9 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 			o.exe = exe // logs to stderr, which the test shows
 			var out bytes.Buffer
 			env := map[string]string{"DATABASE_URL": dbURL}
+			for k, v := range tc.env {
+				env[k] = v
+			}
 			if err := run(context.Background(), o, func(k string) string { return env[k] }, &out); err != nil {
 				t.Fatalf("%v\n%s", err, out.String())
 			}
@@ -83,7 +90,16 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 				`machine +\d+ CPUs \(\d+% busy in the second before the run\), go1\.\S+, PostgreSQL 15.* \(synchronous_commit=\w+, fsync=\w+`,
 				`events +signed lesson\.completed \(\d{3,4} B\) and enrollment\.progress \(\d{3,4} B\) over 2 sites`,
 				`reproduce +DATABASE_URL='postgres://.*' stride bench --duration 500ms --rate 200 --concurrency 4 --sites 2`,
+				`measured +LOG_LEVEL=`,
 				`throughput, 4 connections +\d+ events/s +≥ 5000/s +(PASS|MISS)`,
+				`throughput, one site, 4 connections +\d+ events/s +≥ 5000/s +(PASS|MISS)`,
+				`backlog of a 500ms burst, applied in +[\d.]+ s +≤ 15 s +(PASS|MISS)`,
+				`worker alone drains +\d+ events/s`,
+				`CPU per event at 200/s, serve \+ PostgreSQL +[\d.]+ ms`,
+				`cost +[\d.]+ ms per event applied \(serve [\d.]+ \+ PostgreSQL [\d.]+\), over 100 events, until applied`,
+				`one-site phase +\d+ of \d+ events accepted .* 0 errors`,
+				`worker alone +100 events written to the inbox, no server running; stride worker had applied them all [\d.]+ s after it started`,
+				`cost +[\d.]+ ms per event applied \(worker [\d.]+ \+ PostgreSQL [\d.]+\), over 100 events`,
 				`ack at 200/s, p50 / p99 / max +[\d.]+ / [\d.]+ / [\d.]+ ms +p99 ≤ 25 ms +(PASS|MISS)`,
 				`ack to paired step, p50 / p99 / max +[\d.]+ / [\d.]+ / [\d.]+ ms +p99 ≤ 1 s +(PASS|MISS)`,
 				`peak RSS of stride serve +[\d.]+ MB +≤ 256 MB +(PASS|MISS)`,
@@ -91,6 +107,11 @@ func TestBenchReportsEveryFigure(t *testing.T) {
 				`shutdown +[\d.]+ s after SIGTERM \(ended cleanly\)`,
 			} {
 				if !regexp.MustCompile(want).MatchString(report) {
+					t.Errorf("report lacks %s:\n%s", want, report)
+				}
+			}
+			for _, want := range tc.wantSet {
+				if !regexp.MustCompile(`(?m)^(measured)? +` + want + `$`).MatchString(report) {
 					t.Errorf("report lacks %s:\n%s", want, report)
 				}
 			}

@@ -357,58 +357,6 @@ func (t *tally) total() int {
 	return sum
 }
 
-// measure runs the phases against the server process pid and records them in rep. The
-// fixed rate goes first, on a quiet server; the throughput phase follows once the worker
-// has applied what the first left, so that neither phase pays for the other's backlog.
-// Sizes, memory and CPU are read on the way.
-func (l *load) measure(ctx context.Context, o options, db *store.DB, pid int, rep *report) error {
-	lesson, progress := l.step(time.Now())
-	rep.bodies = [2]int{len(lesson.body), len(progress.body)}
-	rss := watchRSS(pid, 100*time.Millisecond)
-	defer func() { rep.maxRSS = rss() }()
-
-	ids := make([]int64, len(l.sites))
-	for i, s := range l.sites {
-		ids[i] = s.id
-	}
-	// A second at the fixed rate, not counted, opens the connections (HTTP and the server's
-	// database pool) and fills the site cache, as in a server that has been up a while.
-	l.fixedRate(ctx, o.rate, time.Second, make(chan pendingStep, o.rate))
-	if _, err := inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
-		return err
-	}
-
-	steps := make(chan pendingStep, o.rate*int(o.duration/time.Second+1)/2+1)
-	watched := make(chan error, 1)
-	go func() {
-		var err error
-		rep.pairing, err = watchPairing(ctx, db, steps)
-		watched <- err
-	}()
-	before := sampleCPU(pid)
-	rep.fixed = l.fixedRate(ctx, o.rate, o.duration, steps)
-	rep.cpuFixed = before.to(sampleCPU(pid))
-	fixedEnd := time.Now()
-	close(steps)
-	if err := <-watched; err != nil {
-		return err
-	}
-	var err error
-	if rep.fixedLeft, err = inboxWaiting(ctx, db, ids, 5*time.Minute); err != nil {
-		return err
-	}
-	rep.fixedApplied = time.Since(fixedEnd)
-
-	before = sampleCPU(pid)
-	rep.throughput = l.throughput(ctx, o.concurrency, o.duration)
-	rep.cpuThroughput = before.to(sampleCPU(pid))
-	if rep.throughputLeft, err = inboxWaiting(ctx, db, ids, 0); err != nil {
-		return err
-	}
-	rep.peakRSS = statusBytes(pid, "VmHWM")
-	return nil
-}
-
 // cpuTicks are CPU times in clock ticks: the machine's (busy, and in all), the load's (this
 // process) and the server's.
 type cpuTicks struct{ busy, all, load, server float64 }

@@ -199,3 +199,14 @@ func (db *DB) SeedFiguresOf(ctx context.Context, siteID int64) (SeedFigures, err
 	}
 	return f, nil
 }
+
+// Backends lists the PostgreSQL processes that work for this database: its connections
+// except those whose application_name is except, and the server's background processes
+// (WAL writer, checkpointer, autovacuum…), which its writes keep busy. Pids are the
+// server's, so they name processes here only when PostgreSQL runs on this machine.
+func (db *DB) Backends(ctx context.Context, except string) ([]int, error) {
+	var pids []int
+	err := db.reader(ctx).Raw(`SELECT pid FROM pg_stat_activity
+		WHERE (datname = current_database() OR datname IS NULL) AND COALESCE(application_name, '') <> ?`, except).Scan(&pids).Error
+	return pids, dbError(err, "pg_stat_activity")
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -230,5 +231,33 @@ func TestSettings(t *testing.T) {
 	}
 	if _, err := db.Settings(ctx, "no_such.setting_here"); err == nil {
 		t.Fatal("an unknown setting read without error")
+	}
+}
+
+// Backends are the database's connections but those named except, and PostgreSQL's own
+// background processes.
+func TestBackends(t *testing.T) {
+	ctx := context.Background()
+	url := testdb.Postgres(t)
+	db := openDB(t, url, "")
+	pid := func(url string) int {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(ctx) })
+		var pid int
+		if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	mine, theirs := pid(url+"&application_name=the-bench"), pid(url)
+	pids, err := db.Backends(ctx, "the-bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(pids, mine) || !slices.Contains(pids, theirs) {
+		t.Errorf("backends %v: want %d (another connection) and not %d (named the-bench)", pids, theirs, mine)
 	}
 }
