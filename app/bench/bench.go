@@ -318,6 +318,7 @@ const (
 	targetPairedP99    = time.Second
 	targetPeakRSS      = 256 << 20
 	targetBurstApplied = 15 * time.Second // for the backlog of a 10 s burst
+	targetWorkerAlone  = 4000             // events/s, stride worker draining a backlog by itself
 )
 
 // benchFacts describe where the figures were taken.

@@ -77,7 +77,7 @@ func (r *report) printTargets(w io.Writer) {
 	fmt.Fprintf(w, row, fmt.Sprintf("backlog of a %v burst, applied in", r.opts.duration), fmt.Sprintf("%.1f s", t.applied.Seconds()),
 		"≤ 15 s", verdict(t.unapplied == 0 && t.applied <= targetBurstApplied))
 	if d := r.drain; d != nil {
-		fmt.Fprintf(w, row, "worker alone drains", fmt.Sprintf("%.0f events/s", d.rate()), "", "")
+		fmt.Fprintf(w, row, "worker alone drains", fmt.Sprintf("%.0f events/s", d.rate()), "≥ 4000/s", verdict(d.rate() >= targetWorkerAlone))
 	}
 	perEvent := "n/a (PostgreSQL not on this machine)"
 	if ms, ok := r.costFixed.perEvent(); ok {
