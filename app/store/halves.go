@@ -129,6 +129,9 @@ func (s *SiteTx) SetPartners(partners map[int64]*int64) error {
 
 // EnrolledBefore reports whether the learner's enrollment in the course began by at.
 func (s *SiteTx) EnrolledBefore(learnerID, courseID int64, at time.Time) (bool, error) {
+	if err := s.w.writeEnrollments(); err != nil { // the batch's enrollments so far count
+		return false, err
+	}
 	var n int64
 	err := s.tx.Table("enrollments").Where("site_id = ? AND learner_id = ? AND course_id = ? AND enrolled_at <= ?",
 		s.siteID, learnerID, courseID, at.UTC()).Count(&n).Error

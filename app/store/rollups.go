@@ -29,23 +29,6 @@ func (s *SiteTx) countCompletion(h *Half) error {
 	return nil
 }
 
-// EnrollmentState is what an enrollment held before an event changed it.
-type EnrollmentState struct {
-	Percent     float64
-	PercentAt   *time.Time // event time of Percent
-	CompletedAt *time.Time
-	EnrolledAt  *time.Time
-}
-
-func (s *SiteTx) EnrollmentState(id int64) (*EnrollmentState, error) {
-	var rows []EnrollmentState
-	err := s.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at FROM enrollments WHERE site_id = ? AND id = ?", s.siteID, id).Scan(&rows).Error
-	if err != nil || len(rows) == 0 {
-		return nil, err
-	}
-	return &rows[0], nil
-}
-
 // countEnrollment moves the rollups from what an enrollment was to what it is now.
 func (s *SiteTx) countEnrollment(course int64, before, after *EnrollmentState, at time.Time) {
 	if before == nil {

@@ -32,10 +32,11 @@ type WorkTx struct {
 	now       time.Time
 	batch     *buffer
 	processed []int64
-	// Halves are inserted together and enrollments read together.
-	pending  []*Half                       // halves not yet inserted
-	inserted []*Half                       // halves the batch inserted together
-	states   map[[2]int64]*EnrollmentState // (site, enrollment) → state; nil: no such enrollment
+	// Halves are inserted together, enrollments read and written together.
+	pending          []*Half                       // halves not yet inserted
+	inserted         []*Half                       // halves the batch inserted together
+	states           map[[2]int64]*EnrollmentState // (site, enrollment) → state; nil: no such enrollment
+	enrollmentWrites map[[2]int64]*enrollmentWrite // (site, enrollment) → not yet written
 }
 
 // ClaimInbox claims up to limit due rows and runs fn on them in one transaction. On
@@ -62,7 +63,8 @@ func (db *DB) ClaimInbox(ctx context.Context, limit int, fn func(w *WorkTx, rows
 		if len(rows) == 0 {
 			return nil
 		}
-		w := &WorkTx{db: db, tx: tx, now: now, batch: newBuffer()}
+		w := &WorkTx{db: db, tx: tx, now: now, batch: newBuffer(),
+			states: map[[2]int64]*EnrollmentState{}, enrollmentWrites: map[[2]int64]*enrollmentWrite{}}
 		if err := fn(w, rows); err != nil {
 			return err
 		}
@@ -89,7 +91,6 @@ func (w *WorkTx) Prefetch(keys [][2]int64) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	w.states = make(map[[2]int64]*EnrollmentState, len(keys))
 	var tuples []string
 	var args []any
 	for _, k := range keys {
@@ -104,7 +105,7 @@ func (w *WorkTx) Prefetch(keys [][2]int64) error {
 		SiteID, ID int64
 		EnrollmentState
 	}
-	err := w.tx.Raw("SELECT site_id, id, percent, percent_at, completed_at, enrolled_at FROM enrollments WHERE (site_id, id) IN ("+
+	err := w.tx.Raw("SELECT site_id, id, percent, percent_at, completed_at, enrolled_at, seen_at FROM enrollments WHERE (site_id, id) IN ("+
 		strings.Join(tuples, ",")+")", args...).Scan(&rows).Error
 	for i := range rows {
 		w.states[[2]int64{rows[i].SiteID, rows[i].ID}] = &rows[i].EnrollmentState
@@ -204,6 +205,9 @@ func (w *WorkTx) Lock(keys []int64) error {
 }
 
 func (w *WorkTx) flush() error {
+	if err := w.writeEnrollments(); err != nil {
+		return err
+	}
 	if err := w.batch.write(w.tx, w.db.postgres); err != nil {
 		return err
 	}
@@ -389,12 +393,7 @@ func (b *buffer) write(tx *gorm.DB, postgres bool) error {
 
 // writeActivity moves enrollments' last activity forward: on PostgreSQL in one statement.
 func (b *buffer) writeActivity(tx *gorm.DB, postgres bool) error {
-	keys := slices.SortedFunc(maps.Keys(b.activity), func(a, c [2]int64) int {
-		if d := cmp.Compare(a[0], c[0]); d != 0 {
-			return d
-		}
-		return cmp.Compare(a[1], c[1])
-	})
+	keys := slices.SortedFunc(maps.Keys(b.activity), compareKeys)
 	if len(keys) == 0 {
 		return nil
 	}
