@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,9 +30,9 @@ type Config struct {
 const DefaultPoll = 250 * time.Millisecond
 
 const (
-	maxAttempts = 10 // tries before an event is parked as failed
-	batchSize   = 50 // events per transaction: a step shows paired when its batch commits
-	concurrency = 2  // batches applied at once in this process
+	maxAttempts = 10  // tries before an event is parked as failed
+	batchSize   = 500 // events per transaction: a step shows paired when its batch commits; a batch costs statements per table, not per event
+	concurrency = 2   // batches applied at once in this process
 )
 
 // Worker applies inbox events. Several may run, in one process or many.
@@ -223,6 +224,9 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 		jobs = append(jobs, j)
 		keys = append(keys, j.locks...)
 	}
+	// By event time, each step finds the one it moved from already applied: only an event
+	// older than what earlier batches stored needs its neighbours looked up.
+	slices.SortStableFunc(jobs, func(a, b *job) int { return a.ev.CreatedAt.Compare(b.ev.CreatedAt) })
 	if err := tx.Lock(sortedUnique(keys)); err != nil {
 		return err
 	}
@@ -248,6 +252,14 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 	flushed, err := tx.FlushHalves()
 	if err != nil {
 		return err
+	}
+	for _, j := range jobs {
+		if j.enrolled != nil {
+			e := j.enrollment
+			if err := w.settleFirstStep(tx.Site(j.row.SiteID), int64(e.User.ID), int64(e.CourseID), *j.enrolled); err != nil {
+				return err
+			}
+		}
 	}
 	return w.rematchBatch(tx, append(added, flushed...))
 }

@@ -67,19 +67,24 @@ func (s *SiteTx) Halves(learnerID, courseID int64, from, to time.Time) ([]Half, 
 	return out, err
 }
 
-// JourneysHalves lists the halves of several learner journeys, (learner, course) pairs,
-// between from and to, in time order: one read for a batch's re-pairing.
-func (s *SiteTx) JourneysHalves(journeys [][2]int64, from, to time.Time) ([]Half, error) {
+// Journey is a learner's path through one course: a (learner, course) pair, the key of
+// pairing, with the span of time a read covers.
+type Journey struct {
+	LearnerID, CourseID int64
+	From, To            time.Time
+}
+
+// JourneysHalves lists the halves of several learner journeys, each between its From and
+// To, in time order: one read for a batch's re-pairing.
+func (s *SiteTx) JourneysHalves(journeys []Journey) ([]Half, error) {
 	tuples := make([]string, len(journeys))
 	args := []any{s.siteID}
 	for i, j := range journeys {
-		tuples[i] = "(?,?)"
-		args = append(args, j[0], j[1])
+		tuples[i] = "(learner_id = ? AND course_id = ? AND occurred_at >= ? AND occurred_at <= ?)"
+		args = append(args, j.LearnerID, j.CourseID, j.From.UTC(), j.To.UTC())
 	}
-	args = append(args, from.UTC(), to.UTC())
 	var out []Half
-	err := s.tx.Where("site_id = ? AND (learner_id, course_id) IN ("+strings.Join(tuples, ",")+") AND occurred_at >= ? AND occurred_at <= ?",
-		args...).Order("occurred_at, id").Find(&out).Error
+	err := s.tx.Where("site_id = ? AND ("+strings.Join(tuples, " OR ")+")", args...).Order("occurred_at, id").Find(&out).Error
 	return out, err
 }
 

@@ -24,8 +24,8 @@ type InboxRow struct {
 
 // WorkTx is one worker transaction over a batch of claimed inbox rows. Writes to records
 // that many events share — learners, courses, chapters, lessons, counters — are gathered
-// and written once per batch at the end, in key order, so a batch costs a few statements
-// per event and two workers never deadlock on a shared row.
+// and written once per batch at the end, in key order, as are the batch's enrollments, so a
+// batch costs a few statements per table and two workers never deadlock on a shared row.
 type WorkTx struct {
 	db        *DB
 	tx        *gorm.DB
