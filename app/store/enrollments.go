@@ -73,7 +73,7 @@ type enrollmentWrite struct {
 // with the batch.
 func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, error) {
 	at = at.UTC()
-	key := [2]int64{s.siteID, e.ID}
+	key := EnrollmentKey{s.siteID, e.ID}
 	before, err := s.w.enrollment(key)
 	if err != nil {
 		return nil, err
@@ -102,13 +102,13 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 }
 
 // enrollment is the state of an enrollment as the batch has it: read by Prefetch, or now.
-func (w *WorkTx) enrollment(key [2]int64) (*EnrollmentState, error) {
+func (w *WorkTx) enrollment(key EnrollmentKey) (*EnrollmentState, error) {
 	if st, ok := w.states[key]; ok {
 		return st, nil
 	}
 	var rows []EnrollmentState
 	err := w.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at, seen_at FROM enrollments WHERE site_id = ? AND id = ?",
-		key[0], key[1]).Scan(&rows).Error
+		key.SiteID, key.ID).Scan(&rows).Error
 	if err != nil {
 		return nil, err
 	}
@@ -131,13 +131,13 @@ func (w *WorkTx) writeEnrollments() error {
 	var args []any
 	sb.WriteString(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
 			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at) VALUES `)
-	for i, k := range slices.SortedFunc(maps.Keys(w.enrollmentWrites), compareKeys) {
+	for i, k := range slices.SortedFunc(maps.Keys(w.enrollmentWrites), EnrollmentKey.compare) {
 		e := w.enrollmentWrites[k]
 		if i > 0 {
 			sb.WriteString(",")
 		}
 		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, k[0], k[1], e.learner, e.course, e.state.Percent, utc(e.state.PercentAt), utc(e.state.EnrolledAt),
+		args = append(args, k.SiteID, k.ID, e.learner, e.course, e.state.Percent, utc(e.state.PercentAt), utc(e.state.EnrolledAt),
 			utc(e.startedAt), utc(e.activatedAt), utc(e.state.CompletedAt), utc(e.expiryDate), e.freeTrial, utc(e.activity), e.seen)
 	}
 	sb.WriteString(` ON CONFLICT (site_id, id) DO UPDATE SET
@@ -159,7 +159,12 @@ func (w *WorkTx) writeEnrollments() error {
 	return w.tx.Exec(sb.String(), args...).Error
 }
 
-func compareKeys(a, b [2]int64) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }
+// EnrollmentKey names an enrollment: Thinkific's enrollment ids are unique within a site.
+type EnrollmentKey struct{ SiteID, ID int64 }
+
+func (k EnrollmentKey) compare(o EnrollmentKey) int {
+	return cmp.Or(cmp.Compare(k.SiteID, o.SiteID), cmp.Compare(k.ID, o.ID))
+}
 
 func utc(t *time.Time) any {
 	if t == nil {

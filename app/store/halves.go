@@ -168,3 +168,58 @@ func (db *DB) HasLessonNear(ctx context.Context, siteID, learnerID, courseID int
 		siteID, learnerID, courseID, HalfLesson, at.Add(-window).UTC(), at.Add(window).UTC()).Limit(1).Count(&n).Error
 	return n > 0, dbError(err, "learner events")
 }
+
+// FlushHalves inserts the halves gathered so far in one statement and returns every half
+// the batch inserted that way. A half whose event was applied before is left out.
+func (w *WorkTx) FlushHalves() ([]*Half, error) {
+	if len(w.pending) == 0 {
+		return w.inserted, nil
+	}
+	pending := w.pending
+	w.pending = nil
+	var sb strings.Builder
+	var args []any
+	byKey := make(map[rowKey]*Half, len(pending))
+	sb.WriteString(`INSERT INTO learner_events (site_id, event_id, kind, learner_id, course_id, enrollment_id, occurred_at,
+		chapter_id, lesson_id, percent_before, percent_after, before_given) VALUES `)
+	for i, h := range pending {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, h.SiteID, h.EventID, h.Kind, h.LearnerID, h.CourseID, h.EnrollmentID, h.OccurredAt,
+			h.ChapterID, h.LessonID, h.PercentBefore, h.PercentAfter, h.BeforeGiven)
+		byKey[rowKey{h.SiteID, h.EventID}] = h
+	}
+	// Ids come back by (site, event), not by position: a replayed event is skipped.
+	sb.WriteString(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING id, site_id, event_id")
+	rows, err := w.tx.Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, site int64
+		var event string
+		if err := rows.Scan(&id, &site, &event); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if h := byKey[rowKey{site, event}]; h != nil {
+			h.ID = id
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, h := range pending {
+		if h.ID == 0 {
+			continue // a replay: not inserted again
+		}
+		w.inserted = append(w.inserted, h)
+		if h.Kind == HalfLesson && h.LessonID != nil {
+			w.Site(h.SiteID).countCompletion(h)
+		}
+	}
+	return w.inserted, nil
+}
