@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/strideapp/stride/app/events"
 	"github.com/strideapp/stride/app/store"
@@ -20,6 +21,7 @@ type job struct {
 	locks      []int64 // lock keys of every record the event touches
 	err        error
 	added      []*store.Half // halves this event stored, re-paired at the batch's end
+	enrolled   *time.Time    // when the enrollment began, for settleFirstStep at the batch's end
 
 }
 
@@ -140,7 +142,8 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 		return err
 	}
 	if ev.Action == "created" {
-		return w.settleFirstStep(s, learner, course, *u.EnrolledAt)
+		j.enrolled = u.EnrolledAt
+		return nil
 	}
 	if ev.Action != "progress" || !e.Percentage.Set {
 		return nil

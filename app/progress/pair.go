@@ -59,7 +59,8 @@ func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) (next *store.Half,
 }
 
 // settleFirstStep gives the learner's first progress step in the course its "from" of 0
-// when the enrollment arrives after it: events come in any order.
+// when the enrollment arrives after it: events come in any order. It runs once the batch's
+// halves are stored, so it sees them all.
 func (w *Worker) settleFirstStep(s *store.SiteTx, learner, course int64, enrolledAt time.Time) error {
 	first, err := s.NeighbourProgress(learner, course, enrolledAt.Add(-time.Millisecond), 0, true)
 	if err != nil || first == nil || first.BeforeGiven || first.PercentBefore != nil {
@@ -145,8 +146,8 @@ func (w *Worker) changes(rows []store.Half, clusters [][]pairing.Half) map[int64
 }
 
 // rematchBatch re-pairs every half a batch added, once per learner journey: per site, one
-// query reads the halves around all of them and one statement writes the new links. A
-// journey whose cluster reaches past what was read is re-paired on its own.
+// query reads the halves around each journey's new ones and one statement writes the new
+// links. A journey whose cluster reaches past what was read is re-paired on its own.
 func (w *Worker) rematchBatch(tx *store.WorkTx, added []*store.Half) error {
 	type journey struct{ learner, course int64 }
 	bySite := map[int64]map[journey][]*store.Half{}
@@ -160,18 +161,14 @@ func (w *Worker) rematchBatch(tx *store.WorkTx, added []*store.Half) error {
 	reach := max(20*w.cfg.Window, 10*time.Second)
 	for site, journeys := range bySite {
 		s := tx.Site(site)
-		lo, hi := span(added)
-		keys := make([][2]int64, 0, len(journeys))
-		for k := range journeys {
-			keys = append(keys, [2]int64{k.learner, k.course})
+		reads := make([]store.Journey, 0, len(journeys))
+		for k, hs := range journeys {
+			lo, hi := span(hs)
+			reads = append(reads, store.Journey{LearnerID: k.learner, CourseID: k.course, From: lo.Add(-reach), To: hi.Add(reach)})
 		}
-		var rows []store.Half
-		together := hi.Sub(lo) <= time.Hour // one read covers them all; else journey by journey
-		if together {
-			var err error
-			if rows, err = s.JourneysHalves(keys, lo.Add(-reach), hi.Add(reach)); err != nil {
-				return err
-			}
+		rows, err := s.JourneysHalves(reads)
+		if err != nil {
+			return err
 		}
 		of := map[journey][]store.Half{}
 		for _, r := range rows {
@@ -180,8 +177,9 @@ func (w *Worker) rematchBatch(tx *store.WorkTx, added []*store.Half) error {
 		}
 		changes := map[int64]*int64{}
 		for k, hs := range journeys {
+			lo, hi := span(hs)
 			clusters, edge := w.clusters(of[k], hs, lo.Add(-reach), hi.Add(reach))
-			if !together || edge {
+			if edge {
 				if err := w.rematch(s, hs...); err != nil {
 					return err
 				}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,9 +30,9 @@ type Config struct {
 const DefaultPoll = 250 * time.Millisecond
 
 const (
-	maxAttempts = 10 // tries before an event is parked as failed
-	batchSize   = 50 // events per transaction: a step shows paired when its batch commits
-	concurrency = 2  // batches applied at once in this process
+	maxAttempts = 10  // tries before an event is parked as failed
+	batchSize   = 500 // events per transaction: a step shows paired when its batch commits; a batch costs statements per table, not per event
+	concurrency = 2   // batches applied at once in this process
 )
 
 // Worker applies inbox events. Several may run, in one process or many.
@@ -105,7 +106,7 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 func (w *Worker) Drain(ctx context.Context) (int, error) {
 	total := 0
 	for ctx.Err() == nil {
-		rows, err := w.claim(ctx, batchSize)
+		rows, err := w.applyBatch(ctx, together)
 		switch {
 		case err == nil:
 			total += len(rows)
@@ -126,16 +127,83 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 	return total, nil
 }
 
+// The two ways a batch is applied.
+type mode int
+
+const (
+	together mode = iota // up to batchSize due events in one transaction: the usual way
+	alone                // one event per transaction, after a batch failed: a refused event is parked without the others
+)
+
 // batchTimeout bounds one batch's transaction.
 const batchTimeout = 30 * time.Second
 
-// claim claims and applies one batch. A batch once begun is finished even when ctx ends
-// (shutdown): it takes milliseconds, and one cut off would leave its rows locked until the
-// database notices the connection is gone.
-func (w *Worker) claim(ctx context.Context, limit int) ([]store.InboxRow, error) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+// applyBatch claims due events and applies them in one transaction; the first error undoes
+// it whole. It returns the rows it claimed, whether or not they applied. A batch once begun
+// is finished even when ctx ends (shutdown): it takes milliseconds, and one cut off would
+// leave its rows locked until the database notices the connection is gone.
+func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
-	return w.db.ClaimInbox(bctx, limit, w.process)
+	tx, err := w.db.BeginWork(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	limit := batchSize
+	if m == alone {
+		limit = 1
+	}
+	rows, err := tx.Claim(limit)
+	if err != nil || len(rows) == 0 {
+		return rows, err
+	}
+	jobs, err := w.read(tx, rows)
+	if err != nil {
+		return rows, err
+	}
+	// By event time, each step finds the one it moved from already applied: only an event
+	// older than what earlier batches stored needs its neighbours looked up.
+	slices.SortStableFunc(jobs, func(a, b *job) int { return a.ev.CreatedAt.Compare(b.ev.CreatedAt) })
+	if err := tx.Lock(lockKeysOf(jobs)); err != nil {
+		return rows, err
+	}
+	if err := tx.Prefetch(enrollmentsOf(jobs)); err != nil {
+		return rows, err
+	}
+	var added []*store.Half
+	for _, j := range jobs {
+		if err := w.apply(tx.Site(j.row.SiteID), j); err != nil {
+			return rows, err
+		}
+		added = append(added, j.added...)
+	}
+	flushed, err := tx.FlushHalves()
+	if err != nil {
+		return rows, err
+	}
+	for _, j := range jobs {
+		if j.enrolled != nil {
+			e := j.enrollment
+			if err := w.settleFirstStep(tx.Site(j.row.SiteID), int64(e.User.ID), int64(e.CourseID), *j.enrolled); err != nil {
+				return rows, err
+			}
+		}
+	}
+	if err := w.rematchBatch(tx, append(added, flushed...)); err != nil {
+		return rows, err
+	}
+	if err := tx.Write(); err != nil {
+		return rows, err
+	}
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.row.ID
+	}
+	if err := tx.MarkProcessed(ids); err != nil {
+		return rows, err
+	}
+	return rows, tx.Commit()
 }
 
 // drainAlone applies up to n due events, each in its own transaction, and marks each one
@@ -147,7 +215,7 @@ func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
 		if ctx.Err() != nil {
 			return done, nil
 		}
-		rows, err := w.claim(ctx, 1)
+		rows, err := w.applyBatch(ctx, alone)
 		if len(rows) == 0 {
 			return done, err
 		}
@@ -189,23 +257,22 @@ func (w *Worker) Adopt(ctx context.Context) {
 
 func (w *Worker) upkeep(ctx context.Context) {
 	w.ResealTokens(ctx)
-	if n, err := w.db.DeleteOldDeliveries(ctx, w.clock.Now().Add(-w.cfg.Retention)); err != nil {
+	if n, err := w.db.DeleteOldDeliveries(ctx, w.clock.Now().Add(-w.cfg.Retention)); err != nil && ctx.Err() == nil {
 		w.log.Error("delivery log retention", "err", err)
 	} else if n > 0 {
 		w.log.Info("delivery log trimmed", "rows", n)
 	}
-	if n, err := w.db.PurgeUninstalled(ctx); err != nil {
+	if n, err := w.db.PurgeUninstalled(ctx); err != nil && ctx.Err() == nil {
 		w.log.Error("purging uninstalled sites", "err", err)
 	} else if n > 0 {
 		w.log.Info("data of uninstalled sites deleted", "sites", n)
 	}
 }
 
-// process applies one claimed batch in its transaction; the first error undoes it. An
-// event that cannot be read at all is parked at once, with the batch.
-func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
+// read decodes a batch's rows. An event that cannot be read at all is parked at once,
+// with the batch.
+func (w *Worker) read(tx *store.WorkTx, rows []store.InboxRow) ([]*job, error) {
 	jobs := make([]*job, 0, len(rows))
-	var keys []int64
 	now := w.clock.Now()
 	for _, row := range rows {
 		j := decode(row)
@@ -216,40 +283,35 @@ func (w *Worker) process(tx *store.WorkTx, rows []store.InboxRow) error {
 		if j.err != nil {
 			w.log.Warn("event failed", "site", row.SiteID, "event", row.EventID, "topic", row.Topic, "err", j.err)
 			if err := tx.Failed(row, j.err); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		jobs = append(jobs, j)
+	}
+	return jobs, nil
+}
+
+// lockKeysOf is every lock the batch's events need, sorted (see lockKeys).
+func lockKeysOf(jobs []*job) []int64 {
+	var keys []int64
+	for _, j := range jobs {
 		keys = append(keys, j.locks...)
 	}
-	if err := tx.Lock(sortedUnique(keys)); err != nil {
-		return err
-	}
-	var enrollments [][2]int64
+	return sortedUnique(keys)
+}
+
+// enrollmentsOf is every enrollment the batch's events name, for Prefetch.
+func enrollmentsOf(jobs []*job) []store.EnrollmentKey {
+	var keys []store.EnrollmentKey
 	for _, j := range jobs {
 		if j.enrollment != nil {
-			enrollments = append(enrollments, [2]int64{j.row.SiteID, int64(j.enrollment.ID)})
+			keys = append(keys, store.EnrollmentKey{SiteID: j.row.SiteID, ID: int64(j.enrollment.ID)})
 		} else if j.lesson != nil && j.lesson.Enrollment.ID != 0 {
-			enrollments = append(enrollments, [2]int64{j.row.SiteID, int64(j.lesson.Enrollment.ID)})
+			keys = append(keys, store.EnrollmentKey{SiteID: j.row.SiteID, ID: int64(j.lesson.Enrollment.ID)})
 		}
 	}
-	if err := tx.Prefetch(enrollments); err != nil {
-		return err
-	}
-	var added []*store.Half
-	for _, j := range jobs {
-		if err := tx.Apply(j.row, func(s *store.SiteTx) error { return w.apply(s, j) }); err != nil {
-			return err
-		}
-		tx.Processed(j.row)
-		added = append(added, j.added...)
-	}
-	flushed, err := tx.FlushHalves()
-	if err != nil {
-		return err
-	}
-	return w.rematchBatch(tx, append(added, flushed...))
+	return keys
 }
 
 // backoff is 1 s, 2 s, 4 s, ... up to an hour between tries.

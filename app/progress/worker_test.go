@@ -153,23 +153,7 @@ func TestDrainSpeed(t *testing.T) {
 		t.Skip("set STRIDE_DRAIN_SPEED=1 to measure")
 	}
 	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
-		h := testkit.New(t, dbURL)
-		h.School()
-		g := journeys(7, 40, 3)
-		ch := make(chan []byte)
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Go(func() {
-				for b := range ch {
-					h.Deliver("school", b, testkit.ClientSecret)
-				}
-			})
-		}
-		for _, b := range g.bodies {
-			ch <- b
-		}
-		close(ch)
-		wg.Wait()
+		h := backlog(t, dbURL)
 		start := time.Now()
 		n, err := h.Worker.Drain(context.Background())
 		took := time.Since(start)
@@ -178,4 +162,46 @@ func TestDrainSpeed(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkDrain reports how fast one worker applies a backlog on PostgreSQL, in events/s:
+// go test -run '^$' -bench Drain -benchtime 3x ./app/progress/
+func BenchmarkDrain(b *testing.B) {
+	var events int
+	var took time.Duration
+	for range b.N {
+		b.StopTimer()
+		h := backlog(b, testdb.Postgres(b))
+		b.StartTimer()
+		start := time.Now()
+		n, err := h.Worker.Drain(context.Background())
+		took += time.Since(start)
+		events += n
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(events)/took.Seconds(), "events/s")
+}
+
+// backlog is a site with the ground-truth journeys delivered and none applied.
+func backlog(t testing.TB, dbURL string) *testkit.Harness {
+	h := testkit.New(t, dbURL)
+	h.School()
+	g := journeys(7, 40, 3)
+	ch := make(chan []byte)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for b := range ch {
+				h.Deliver("school", b, testkit.ClientSecret)
+			}
+		})
+	}
+	for _, b := range g.bodies {
+		ch <- b
+	}
+	close(ch)
+	wg.Wait()
+	return h
 }

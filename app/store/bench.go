@@ -138,18 +138,6 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 				MIN(occurred_at) - interval '1 day', MIN(occurred_at),
 				CASE WHEN MAX(percent_after) >= 100 THEN MAX(occurred_at) END, MAX(occurred_at), MAX(occurred_at)
 			FROM learner_events WHERE site_id = ? AND kind = 'progress' GROUP BY learner_id, course_id`, []any{site, site}},
-		{`INSERT INTO lesson_stats (site_id, lesson_id, course_id, learners)
-			SELECT ?, lesson_id, course_id, COUNT(DISTINCT learner_id) FROM learner_events
-			WHERE site_id = ? AND kind = 'lesson' GROUP BY lesson_id, course_id`, []any{site, site}},
-		{`INSERT INTO progress_buckets (site_id, course_id, bucket, enrollments)
-			SELECT ?, course_id, LEAST(100, FLOOR(percent))::int, COUNT(*) FROM enrollments WHERE site_id = ? GROUP BY 2, 3`, []any{site, site}},
-		{`INSERT INTO daily_stats (site_id, day, steps, completions, enrollments)
-			SELECT ?, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), COUNT(*), 0, 0 FROM learner_events
-			WHERE site_id = ? AND kind = 'lesson' GROUP BY 2`, []any{site, site}},
-		{`INSERT INTO daily_stats (site_id, day, steps, completions, enrollments)
-			SELECT ?, to_char(completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 0, COUNT(*), 0 FROM enrollments
-			WHERE site_id = ? AND completed_at IS NOT NULL GROUP BY 2
-			ON CONFLICT (site_id, day) DO UPDATE SET completions = excluded.completions`, []any{site, site}},
 		// The delivery log: the latest 2,000 deliveries (older ones have been trimmed).
 		{`INSERT INTO inbox (site_id, event_id, topic, body, status, attempts, next_attempt_at, received_at, processed_at)
 			SELECT ?, 'e' || n, 'lesson.completed', '{}'::bytea, 'processed', 1, now(), now() - n * interval '1 minute', now()
@@ -160,7 +148,7 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 			return dbError(err, "seed")
 		}
 	}
-	return nil
+	return db.RebuildRollups(ctx, site)
 }
 
 // EndSeeding moves the learner event id sequence past the seeded ids and refreshes the

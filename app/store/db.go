@@ -204,21 +204,27 @@ func (db *DB) CheckMigrated(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in one transaction. On SQLite it first takes the write lock: a process's writes
+// tx runs fn in one transaction, which first takes the write lock (takeWriter).
+func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := db.takeWriter(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
+// takeWriter takes SQLite's write lock at the start of a transaction: a process's writes
 // share one connection, but a second process on the same file (a worker beside the server)
 // has its own, and a deferred transaction that reads and then writes fails at once with
 // SQLITE_BUSY, without waiting, when the other wrote in between. A write that changes
 // nothing takes the lock at the start and honours busy_timeout. (The driver ignores
-// _txlock=immediate beside _time_format.)
-func (db *DB) tx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	return db.gorm.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if !db.postgres {
-			if err := tx.Exec("DELETE FROM goose_db_version WHERE 0").Error; err != nil {
-				return err
-			}
-		}
-		return fn(tx)
-	})
+// _txlock=immediate beside _time_format.) PostgreSQL needs nothing.
+func (db *DB) takeWriter(tx *gorm.DB) error {
+	if db.postgres {
+		return nil
+	}
+	return tx.Exec("DELETE FROM goose_db_version WHERE 0").Error
 }
 
 // write is the handle for a write outside a transaction (on SQLite, the one writer).

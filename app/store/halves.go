@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,19 +69,24 @@ func (s *SiteTx) Halves(learnerID, courseID int64, from, to time.Time) ([]Half, 
 	return out, err
 }
 
-// JourneysHalves lists the halves of several learner journeys, (learner, course) pairs,
-// between from and to, in time order: one read for a batch's re-pairing.
-func (s *SiteTx) JourneysHalves(journeys [][2]int64, from, to time.Time) ([]Half, error) {
+// Journey is a learner's path through one course: a (learner, course) pair, the key of
+// pairing, with the span of time a read covers.
+type Journey struct {
+	LearnerID, CourseID int64
+	From, To            time.Time
+}
+
+// JourneysHalves lists the halves of several learner journeys, each between its From and
+// To, in time order: one read for a batch's re-pairing.
+func (s *SiteTx) JourneysHalves(journeys []Journey) ([]Half, error) {
 	tuples := make([]string, len(journeys))
 	args := []any{s.siteID}
 	for i, j := range journeys {
-		tuples[i] = "(?,?)"
-		args = append(args, j[0], j[1])
+		tuples[i] = "(learner_id = ? AND course_id = ? AND occurred_at >= ? AND occurred_at <= ?)"
+		args = append(args, j.LearnerID, j.CourseID, j.From.UTC(), j.To.UTC())
 	}
-	args = append(args, from.UTC(), to.UTC())
 	var out []Half
-	err := s.tx.Where("site_id = ? AND (learner_id, course_id) IN ("+strings.Join(tuples, ",")+") AND occurred_at >= ? AND occurred_at <= ?",
-		args...).Order("occurred_at, id").Find(&out).Error
+	err := s.tx.Where("site_id = ? AND ("+strings.Join(tuples, " OR ")+")", args...).Order("occurred_at, id").Find(&out).Error
 	return out, err
 }
 
@@ -111,24 +118,41 @@ func (s *SiteTx) SetPercentBefore(id int64, v *float64) error {
 }
 
 // SetPartners links halves to their other halves (a nil partner unlinks), in one statement.
+// On PostgreSQL the links are joined as a list of values: a CASE over hundreds of ids costs
+// that many comparisons for every row.
 func (s *SiteTx) SetPartners(partners map[int64]*int64) error {
 	if len(partners) == 0 {
 		return nil
 	}
-	var cases strings.Builder
+	ids := slices.Sorted(maps.Keys(partners))
+	var sb strings.Builder
 	var args []any
-	ids := make([]int64, 0, len(partners))
-	for id, p := range partners {
-		cases.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
-		args = append(args, id, p)
-		ids = append(ids, id)
+	if s.db.postgres {
+		sb.WriteString("UPDATE learner_events AS e SET partner_id = v.partner FROM (VALUES ")
+		for i, id := range ids {
+			if i > 0 {
+				sb.WriteString(",")
+			}
+			sb.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
+			args = append(args, id, partners[id])
+		}
+		sb.WriteString(") AS v(id, partner) WHERE e.site_id = ? AND e.id = v.id")
+		return s.tx.Exec(sb.String(), append(args, s.siteID)...).Error
 	}
-	args = append(args, s.siteID, ids)
-	return s.tx.Exec("UPDATE learner_events SET partner_id = CASE id"+cases.String()+" END WHERE site_id = ? AND id IN ?", args...).Error
+	sb.WriteString("UPDATE learner_events SET partner_id = CASE id")
+	for _, id := range ids {
+		sb.WriteString(" WHEN ? THEN CAST(? AS BIGINT)")
+		args = append(args, id, partners[id])
+	}
+	sb.WriteString(" END WHERE site_id = ? AND id IN ?")
+	return s.tx.Exec(sb.String(), append(args, s.siteID, ids)...).Error
 }
 
 // EnrolledBefore reports whether the learner's enrollment in the course began by at.
 func (s *SiteTx) EnrolledBefore(learnerID, courseID int64, at time.Time) (bool, error) {
+	if err := s.w.writeEnrollments(); err != nil { // the batch's enrollments so far count
+		return false, err
+	}
 	var n int64
 	err := s.tx.Table("enrollments").Where("site_id = ? AND learner_id = ? AND course_id = ? AND enrolled_at <= ?",
 		s.siteID, learnerID, courseID, at.UTC()).Count(&n).Error
@@ -143,4 +167,59 @@ func (db *DB) HasLessonNear(ctx context.Context, siteID, learnerID, courseID int
 	err := db.reader(ctx).Model(&Half{}).Where("site_id = ? AND learner_id = ? AND course_id = ? AND kind = ? AND occurred_at >= ? AND occurred_at <= ?",
 		siteID, learnerID, courseID, HalfLesson, at.Add(-window).UTC(), at.Add(window).UTC()).Limit(1).Count(&n).Error
 	return n > 0, dbError(err, "learner events")
+}
+
+// FlushHalves inserts the halves gathered so far in one statement and returns every half
+// the batch inserted that way. A half whose event was applied before is left out.
+func (w *WorkTx) FlushHalves() ([]*Half, error) {
+	if len(w.pending) == 0 {
+		return w.inserted, nil
+	}
+	pending := w.pending
+	w.pending = nil
+	var sb strings.Builder
+	var args []any
+	byKey := make(map[rowKey]*Half, len(pending))
+	sb.WriteString(`INSERT INTO learner_events (site_id, event_id, kind, learner_id, course_id, enrollment_id, occurred_at,
+		chapter_id, lesson_id, percent_before, percent_after, before_given) VALUES `)
+	for i, h := range pending {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, h.SiteID, h.EventID, h.Kind, h.LearnerID, h.CourseID, h.EnrollmentID, h.OccurredAt,
+			h.ChapterID, h.LessonID, h.PercentBefore, h.PercentAfter, h.BeforeGiven)
+		byKey[rowKey{h.SiteID, h.EventID}] = h
+	}
+	// Ids come back by (site, event), not by position: a replayed event is skipped.
+	sb.WriteString(" ON CONFLICT (site_id, event_id) DO NOTHING RETURNING id, site_id, event_id")
+	rows, err := w.tx.Raw(sb.String(), args...).Rows()
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id, site int64
+		var event string
+		if err := rows.Scan(&id, &site, &event); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if h := byKey[rowKey{site, event}]; h != nil {
+			h.ID = id
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, h := range pending {
+		if h.ID == 0 {
+			continue // a replay: not inserted again
+		}
+		w.inserted = append(w.inserted, h)
+		if h.Kind == HalfLesson && h.LessonID != nil {
+			w.Site(h.SiteID).countCompletion(h)
+		}
+	}
+	return w.inserted, nil
 }

@@ -214,3 +214,44 @@ type LoggedDelivery struct {
 	Duplicates      int        // repeated deliveries of the same event, answered and not stored again
 	LastDuplicateAt *time.Time // the latest of them
 }
+
+// InboxRow is an inbox row a worker has claimed.
+type InboxRow struct {
+	ID         int64
+	SiteID     int64
+	EventID    string
+	Topic      string
+	Body       []byte
+	Attempts   int
+	ReceivedAt time.Time
+}
+
+// MarkRetry records a failed attempt at a row, in its own transaction (the one that failed
+// was rolled back), and puts the row back for another attempt at next. It changes nothing
+// when the row moved on meanwhile (applied or marked by another worker).
+func (db *DB) MarkRetry(ctx context.Context, row InboxRow, cause error, next time.Time) error {
+	err := db.write(ctx).Table("inbox").Where("id = ? AND status = ? AND attempts = ?", row.ID, StatusAccepted, row.Attempts).
+		Updates(map[string]any{"attempts": row.Attempts + 1, "next_attempt_at": next.UTC(), "last_error": errorText(cause)}).Error
+	return dbError(err, "inbox")
+}
+
+// MarkFailed parks a row that failed for good, in its own transaction: it stays visible
+// with its error and can be replayed.
+func (db *DB) MarkFailed(ctx context.Context, row InboxRow, cause error) error {
+	err := db.write(ctx).Table("inbox").Where("id = ? AND status = ? AND attempts = ?", row.ID, StatusAccepted, row.Attempts).
+		Updates(map[string]any{"status": StatusFailed, "attempts": row.Attempts + 1, "processed_at": db.now(), "last_error": errorText(cause)}).Error
+	return dbError(err, "inbox")
+}
+
+// errorText is an error as the delivery log keeps it (see logText).
+func errorText(err error) string { return logText(err.Error()) }
+
+// logText is a message as the delivery log keeps it: valid UTF-8 without NUL (PostgreSQL
+// text refuses both, and a message may quote the bad input), at most 1,000 bytes.
+func logText(s string) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "?")
+	if len(s) > 1000 {
+		s = strings.ToValidUTF8(s[:1000], "")
+	}
+	return s
+}

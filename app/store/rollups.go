@@ -1,8 +1,12 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"math"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // The worker keeps these rollups in the transaction that applies each event, so the
@@ -29,23 +33,6 @@ func (s *SiteTx) countCompletion(h *Half) error {
 	return nil
 }
 
-// EnrollmentState is what an enrollment held before an event changed it.
-type EnrollmentState struct {
-	Percent     float64
-	PercentAt   *time.Time // event time of Percent
-	CompletedAt *time.Time
-	EnrolledAt  *time.Time
-}
-
-func (s *SiteTx) EnrollmentState(id int64) (*EnrollmentState, error) {
-	var rows []EnrollmentState
-	err := s.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at FROM enrollments WHERE site_id = ? AND id = ?", s.siteID, id).Scan(&rows).Error
-	if err != nil || len(rows) == 0 {
-		return nil, err
-	}
-	return &rows[0], nil
-}
-
 // countEnrollment moves the rollups from what an enrollment was to what it is now.
 func (s *SiteTx) countEnrollment(course int64, before, after *EnrollmentState, at time.Time) {
 	if before == nil {
@@ -62,4 +49,45 @@ func (s *SiteTx) countEnrollment(course int64, before, after *EnrollmentState, a
 	if (before == nil || before.CompletedAt == nil) && after.CompletedAt != nil {
 		s.bumpDaily(*after.CompletedAt, 0, 1, 0)
 	}
+}
+
+// RebuildRollups counts a site's rollups again from its records, by the rules the worker
+// follows as it applies events: steps are lesson completions by UTC day, the funnel counts
+// each learner once per lesson, completions and enrollments count on the day of the
+// enrollment's completed_at and enrolled_at, and each enrollment sits in the bucket of its
+// percentage. The worker counts an enrollment none of whose events gave its start on the day
+// of its first event, which the records do not keep: such enrollments count on no day here.
+func (db *DB) RebuildRollups(ctx context.Context, siteID int64) error {
+	day := func(col string) string { return "substr(" + col + ", 1, 10)" } // SQLite keeps UTC text
+	if db.postgres {
+		day = func(col string) string { return "to_char(" + col + " AT TIME ZONE 'UTC', 'YYYY-MM-DD')" }
+	}
+	statements := []string{
+		"DELETE FROM lesson_stats WHERE site_id = @site",
+		"DELETE FROM progress_buckets WHERE site_id = @site",
+		"DELETE FROM daily_stats WHERE site_id = @site",
+		`INSERT INTO lesson_stats (site_id, lesson_id, course_id, learners)
+			SELECT @site, lesson_id, MIN(course_id), COUNT(DISTINCT learner_id) FROM learner_events
+			WHERE site_id = @site AND kind = 'lesson' AND lesson_id IS NOT NULL GROUP BY lesson_id`,
+		`INSERT INTO progress_buckets (site_id, course_id, bucket, enrollments)
+			SELECT @site, course_id, b, COUNT(*) FROM (SELECT course_id,
+				CASE WHEN percent >= 100 THEN 100 WHEN percent < 0 THEN 0 ELSE CAST(FLOOR(percent) AS INTEGER) END AS b
+				FROM enrollments WHERE site_id = @site) e GROUP BY course_id, b`,
+		`INSERT INTO daily_stats (site_id, day, steps, completions, enrollments)
+			SELECT @site, day, SUM(steps), SUM(completions), SUM(enrollments) FROM (
+				SELECT ` + day("occurred_at") + ` AS day, 1 AS steps, 0 AS completions, 0 AS enrollments FROM learner_events
+					WHERE site_id = @site AND kind = 'lesson' AND lesson_id IS NOT NULL
+				UNION ALL SELECT ` + day("completed_at") + `, 0, 1, 0 FROM enrollments WHERE site_id = @site AND completed_at IS NOT NULL
+				UNION ALL SELECT ` + day("enrolled_at") + `, 0, 0, 1 FROM enrollments WHERE site_id = @site AND enrolled_at IS NOT NULL
+			) d GROUP BY day`,
+	}
+	err := db.tx(ctx, func(tx *gorm.DB) error {
+		for _, q := range statements {
+			if err := tx.Exec(q, sql.Named("site", siteID)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return dbError(err, "rollups")
 }

@@ -33,7 +33,7 @@ const (
 
 // Harness is Stride served over real HTTP, against the Thinkific double over real HTTP.
 type Harness struct {
-	T        *testing.T
+	T        testing.TB
 	Double   *thinkificdouble.Double
 	Site     *thinkificdouble.Site // "acme"
 	Cfg      *config.Config
@@ -56,7 +56,7 @@ func DBKinds(t *testing.T, fn func(t *testing.T, dbURL string)) {
 
 // New serves Stride on dbURL ("" for SQLite in a temporary directory), with a double that
 // has one site, "acme".
-func New(t *testing.T, dbURL string, opts ...Option) *Harness {
+func New(t testing.TB, dbURL string, opts ...Option) *Harness {
 	t.Helper()
 	dcfg := thinkificdouble.Config{ClientID: ClientID, ClientSecret: ClientSecret}
 	env := map[string]string{}

@@ -27,7 +27,7 @@ func Stepper() *http.Client {
 }
 
 // Get fetches url in c and returns the response with its whole body.
-func Get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+func Get(t testing.TB, c *http.Client, url string) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {
@@ -39,7 +39,7 @@ func Get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 }
 
 // MustContain fails the test unless body contains every part.
-func MustContain(t *testing.T, body string, parts ...string) {
+func MustContain(t testing.TB, body string, parts ...string) {
 	t.Helper()
 	for _, p := range parts {
 		if !strings.Contains(body, p) {

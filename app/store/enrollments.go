@@ -1,0 +1,174 @@
+package store
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Enrollment is what one event says of an enrollment. Nil fields say nothing.
+type Enrollment struct {
+	ID, LearnerID, CourseID int64
+	Percent                 *float64
+	EnrolledAt              *time.Time // set by enrollment.created
+	StartedAt, ActivatedAt  *time.Time
+	CompletedAt             *time.Time
+	ExpiryDate              *time.Time
+	FreeTrial               bool
+	Activity                bool // the event is learner activity (progress, a lesson)
+}
+
+// EnrollmentState is what an enrollment holds between two events: what the rollups and
+// the pairing read, and the event time (SeenAt) that decides whose completion date wins.
+type EnrollmentState struct {
+	Percent     float64
+	PercentAt   *time.Time // event time of Percent
+	CompletedAt *time.Time
+	EnrolledAt  *time.Time
+	SeenAt      time.Time // event time of the newest event applied
+}
+
+// after is the state once an event at time at is merged in, by the rules the enrollments
+// upsert (writeEnrollments) applies: the percentage follows the newest event, dates are
+// kept once known, and a completion date is replaced only by a newer event's.
+func (st *EnrollmentState) after(e Enrollment, at time.Time) *EnrollmentState {
+	if st == nil {
+		out := &EnrollmentState{EnrolledAt: e.EnrolledAt, CompletedAt: e.CompletedAt, SeenAt: at}
+		if e.Percent != nil {
+			out.Percent, out.PercentAt = *e.Percent, &at
+		}
+		return out
+	}
+	out := *st
+	if e.Percent != nil && (st.PercentAt == nil || !at.Before(*st.PercentAt)) {
+		out.Percent, out.PercentAt = *e.Percent, &at
+	}
+	out.EnrolledAt = cmp.Or(st.EnrolledAt, e.EnrolledAt)
+	if !at.Before(st.SeenAt) {
+		out.CompletedAt, out.SeenAt = cmp.Or(e.CompletedAt, st.CompletedAt), at
+	} else {
+		out.CompletedAt = cmp.Or(st.CompletedAt, e.CompletedAt)
+	}
+	return &out
+}
+
+// enrollmentWrite is what a batch writes to one enrollment: its events folded in the order
+// they were applied.
+type enrollmentWrite struct {
+	learner, course        int64 // used only when the row is new
+	startedAt, activatedAt *time.Time
+	expiryDate             *time.Time
+	freeTrial              bool
+	seen                   time.Time // newest event time folded in; its expiry and trial flag stand
+	activity               *time.Time
+	state                  *EnrollmentState
+}
+
+// ApplyEnrollment merges what an event at time at says into the enrollment, and returns
+// what the enrollment held before (nil when it is new or only its activity moved). The
+// merge runs here, from the state the batch read (Prefetch) or left; the enrollment is
+// locked (Lock), so nothing else changes it meanwhile. Each enrollment is written once,
+// with the batch.
+func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, error) {
+	at = at.UTC()
+	key := EnrollmentKey{s.siteID, e.ID}
+	before, err := s.w.enrollment(key)
+	if err != nil {
+		return nil, err
+	}
+	activityOnly := e.Percent == nil && e.EnrolledAt == nil && e.CompletedAt == nil && e.StartedAt == nil && e.ActivatedAt == nil
+	if activityOnly && before != nil {
+		s.buf.touch(key, at) // the enrollment exists: its activity moves with the batch
+		return nil, nil
+	}
+	after := before.after(e, at)
+	w := s.w.enrollmentWrites[key]
+	if w == nil {
+		w = &enrollmentWrite{learner: e.LearnerID, course: e.CourseID, expiryDate: e.ExpiryDate, freeTrial: e.FreeTrial, seen: at}
+		s.w.enrollmentWrites[key] = w
+	} else if !at.Before(w.seen) {
+		w.expiryDate, w.freeTrial, w.seen = e.ExpiryDate, e.FreeTrial, at
+	}
+	w.startedAt, w.activatedAt = cmp.Or(w.startedAt, e.StartedAt), cmp.Or(w.activatedAt, e.ActivatedAt)
+	if e.Activity && (w.activity == nil || at.After(*w.activity)) {
+		w.activity = &at
+	}
+	w.state = after
+	s.w.states[key] = after
+	s.countEnrollment(e.CourseID, before, after, at)
+	return before, nil
+}
+
+// enrollment is the state of an enrollment as the batch has it: read by Prefetch, or now.
+func (w *WorkTx) enrollment(key EnrollmentKey) (*EnrollmentState, error) {
+	if st, ok := w.states[key]; ok {
+		return st, nil
+	}
+	var rows []EnrollmentState
+	err := w.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at, seen_at FROM enrollments WHERE site_id = ? AND id = ?",
+		key.SiteID, key.ID).Scan(&rows).Error
+	if err != nil {
+		return nil, err
+	}
+	w.states[key] = nil
+	if len(rows) > 0 {
+		w.states[key] = &rows[0]
+	}
+	return w.states[key], nil
+}
+
+// writeEnrollments writes the enrollments the batch changed, in key order, in one
+// statement. The merge rules are those of EnrollmentState.after, so that an older event
+// written later (by a batch that read before this one committed) still cannot overwrite
+// newer data.
+func (w *WorkTx) writeEnrollments() error {
+	if len(w.enrollmentWrites) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	var args []any
+	sb.WriteString(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
+			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at) VALUES `)
+	for i, k := range slices.SortedFunc(maps.Keys(w.enrollmentWrites), EnrollmentKey.compare) {
+		e := w.enrollmentWrites[k]
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, k.SiteID, k.ID, e.learner, e.course, e.state.Percent, utc(e.state.PercentAt), utc(e.state.EnrolledAt),
+			utc(e.startedAt), utc(e.activatedAt), utc(e.state.CompletedAt), utc(e.expiryDate), e.freeTrial, utc(e.activity), e.seen)
+	}
+	sb.WriteString(` ON CONFLICT (site_id, id) DO UPDATE SET
+			percent = CASE WHEN excluded.percent_at IS NOT NULL AND (enrollments.percent_at IS NULL OR enrollments.percent_at <= excluded.percent_at)
+				THEN excluded.percent ELSE enrollments.percent END,
+			percent_at = CASE WHEN excluded.percent_at IS NOT NULL AND (enrollments.percent_at IS NULL OR enrollments.percent_at <= excluded.percent_at)
+				THEN excluded.percent_at ELSE enrollments.percent_at END,
+			enrolled_at = COALESCE(enrollments.enrolled_at, excluded.enrolled_at),
+			started_at = COALESCE(enrollments.started_at, excluded.started_at),
+			activated_at = COALESCE(enrollments.activated_at, excluded.activated_at),
+			completed_at = CASE WHEN enrollments.seen_at <= excluded.seen_at THEN COALESCE(excluded.completed_at, enrollments.completed_at)
+				ELSE COALESCE(enrollments.completed_at, excluded.completed_at) END,
+			expiry_date = CASE WHEN enrollments.seen_at <= excluded.seen_at THEN excluded.expiry_date ELSE enrollments.expiry_date END,
+			free_trial = CASE WHEN enrollments.seen_at <= excluded.seen_at THEN excluded.free_trial ELSE enrollments.free_trial END,
+			last_activity_at = CASE WHEN enrollments.last_activity_at IS NULL OR enrollments.last_activity_at < excluded.last_activity_at
+				THEN COALESCE(excluded.last_activity_at, enrollments.last_activity_at) ELSE enrollments.last_activity_at END,
+			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END`)
+	clear(w.enrollmentWrites)
+	return w.tx.Exec(sb.String(), args...).Error
+}
+
+// EnrollmentKey names an enrollment: Thinkific's enrollment ids are unique within a site.
+type EnrollmentKey struct{ SiteID, ID int64 }
+
+func (k EnrollmentKey) compare(o EnrollmentKey) int {
+	return cmp.Or(cmp.Compare(k.SiteID, o.SiteID), cmp.Compare(k.ID, o.ID))
+}
+
+func utc(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
