@@ -65,25 +65,6 @@ func (b *buffer) add(table string, site int64, keys []any, deltas ...int64) {
 	}
 }
 
-func (b *buffer) merge(o *buffer) {
-	for t, m := range o.rows {
-		for k, u := range m {
-			b.put(t, k, u.at, u.vals...)
-		}
-	}
-	for t, m := range o.counters {
-		for k, c := range m {
-			b.add(t, k.site, c.keys, c.deltas...)
-		}
-	}
-	for s, t := range o.tenants {
-		b.tenants[s] = t
-	}
-	for k, at := range o.activity {
-		b.touch(k, at)
-	}
-}
-
 func (b *buffer) touch(k EnrollmentKey, at time.Time) {
 	if cur, ok := b.activity[k]; !ok || at.After(cur) {
 		b.activity[k] = at

@@ -84,10 +84,3 @@ func (db *DB) AdoptUnrouted(ctx context.Context) (int, error) {
 	})
 	return moved, dbError(err, "held deliveries")
 }
-
-// UnroutedCount counts the deliveries held for want of an installed site.
-func (db *DB) UnroutedCount(ctx context.Context) (int64, error) {
-	var n int64
-	err := db.reader(ctx).Raw("SELECT COUNT(*) FROM inbox_unrouted").Scan(&n).Error
-	return n, dbError(err, "held deliveries")
-}
