@@ -137,12 +137,16 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 	case u.CompletedAt == nil:
 		u.CompletedAt = &at
 	}
+	// What the batch knows of the learner's journey in the course before this event.
+	journey := s.Journey(learner, course)
 	before, err := s.ApplyEnrollment(u, at)
 	if err != nil {
 		return err
 	}
 	if ev.Action == "created" {
-		j.enrolled = u.EnrolledAt
+		if journey == nil || journey.Progress {
+			j.enrolled = u.EnrolledAt // a progress step may be stored already, without its "from"
+		}
 		return nil
 	}
 	if ev.Action != "progress" || !e.Percentage.Set {
@@ -161,7 +165,15 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 	if inOrder && !h.BeforeGiven {
 		h.PercentBefore = &before.Percent
 	}
-	return w.addHalf(s, j, h, inOrder)
+	// The learner's first progress in the course (no enrollment of theirs in it has held a
+	// percentage): no step is stored before or after it, and it moved from 0 if the
+	// enrollment had begun.
+	first := !inOrder && journey != nil && !journey.Progress
+	if first && !h.BeforeGiven && journey.Enrolled != nil && !journey.Enrolled.After(at) {
+		zero := 0.0
+		h.PercentBefore = &zero
+	}
+	return w.addHalf(s, j, h, inOrder || first)
 }
 
 func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *events.LessonCompleted) error {

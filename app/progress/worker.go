@@ -4,6 +4,7 @@ package progress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -113,6 +114,8 @@ func (w *Worker) Drain(ctx context.Context) (int, error) {
 			if len(rows) < batchSize {
 				return total, nil
 			}
+		case errors.Is(err, errBusy):
+			return total, nil // the other worker is on it; look again on the next wake-up or poll
 		case store.Transient(err) || len(rows) == 0:
 			return total, err
 		default:
@@ -165,10 +168,13 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 	// By event time, each step finds the one it moved from already applied: only an event
 	// older than what earlier batches stored needs its neighbours looked up.
 	slices.SortStableFunc(jobs, func(a, b *job) int { return a.ev.CreatedAt.Compare(b.ev.CreatedAt) })
-	if err := tx.Lock(lockKeysOf(jobs)); err != nil {
+	if jobs, err = lock(tx, m, jobs); err != nil {
 		return rows, err
 	}
 	if err := tx.Prefetch(enrollmentsOf(jobs)); err != nil {
+		return rows, err
+	}
+	if err := tx.PrefetchJourneys(journeysOf(jobs)); err != nil {
 		return rows, err
 	}
 	var added []*store.Half
@@ -292,6 +298,35 @@ func (w *Worker) read(tx *store.WorkTx, rows []store.InboxRow) ([]*job, error) {
 	return jobs, nil
 }
 
+// errBusy says every event of a batch touches records another worker is applying.
+var errBusy = errors.New("every event of the batch waits for another worker")
+
+// lock takes the locks of the batch's events and returns the events it may apply. Together,
+// it takes only the locks free now: an event whose records another worker holds is left
+// for a later batch rather than waited for, so two workers whose batches are neighbours
+// (a learner step's two halves, one in each) work at once instead of in turn. When no event
+// is free, the batch is given up (errBusy). Alone, the one event waits for its locks.
+func lock(tx *store.WorkTx, m mode, jobs []*job) ([]*job, error) {
+	keys := lockKeysOf(jobs)
+	if m == alone {
+		return jobs, tx.Lock(keys)
+	}
+	held, err := tx.TryLock(keys)
+	if err != nil {
+		return nil, err
+	}
+	free := jobs[:0:0]
+	for _, j := range jobs {
+		if !slices.ContainsFunc(j.locks, func(k int64) bool { return !held[k] }) {
+			free = append(free, j)
+		}
+	}
+	if len(free) == 0 && len(jobs) > 0 {
+		return nil, errBusy
+	}
+	return free, nil
+}
+
 // lockKeysOf is every lock the batch's events need, sorted (see lockKeys).
 func lockKeysOf(jobs []*job) []int64 {
 	var keys []int64
@@ -309,6 +344,18 @@ func enrollmentsOf(jobs []*job) []store.EnrollmentKey {
 			keys = append(keys, store.EnrollmentKey{SiteID: j.row.SiteID, ID: int64(j.enrollment.ID)})
 		} else if j.lesson != nil && j.lesson.Enrollment.ID != 0 {
 			keys = append(keys, store.EnrollmentKey{SiteID: j.row.SiteID, ID: int64(j.lesson.Enrollment.ID)})
+		}
+	}
+	return keys
+}
+
+// journeysOf is every learner journey the batch's enrollment events name, for
+// PrefetchJourneys.
+func journeysOf(jobs []*job) []store.JourneyKey {
+	var keys []store.JourneyKey
+	for _, j := range jobs {
+		if e := j.enrollment; e != nil {
+			keys = append(keys, store.JourneyKey{SiteID: j.row.SiteID, LearnerID: int64(e.User.ID), CourseID: int64(e.CourseID)})
 		}
 	}
 	return keys

@@ -97,6 +97,9 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 	}
 	w.state = after
 	s.w.states[key] = after
+	if f := s.w.journeys[JourneyKey{s.siteID, e.LearnerID, e.CourseID}]; f != nil {
+		f.note(after)
+	}
 	s.countEnrollment(e.CourseID, before, after, at)
 	return before, nil
 }
