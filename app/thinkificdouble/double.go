@@ -54,6 +54,8 @@ type Double struct {
 	requests   []Request
 	lastID     time.Time
 	nextTenant int
+	// lastCatalogID is the last id given to a course, chapter, content, user or enrollment.
+	lastCatalogID int64
 }
 
 // Request is one request the double received and what it answered.
@@ -91,6 +93,8 @@ func New(cfg Config) *Double {
 		access:     map[string]*accessToken{},
 		refresh:    map[string]grant{},
 		nextTenant: 1000,
+		// Ids far from 0 keep a position or a count from passing for an id.
+		lastCatalogID: 1000,
 	}
 	d.mux = d.routes()
 	return d
