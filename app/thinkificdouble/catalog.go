@@ -102,6 +102,26 @@ func insert[T keyed](list []T, v T) []T {
 	return slices.Insert(list, i, v)
 }
 
+// change edits the record with that id in place, holding d.mu, which list reads under,
+// and returns a copy. It panics if edit changes the id, which orders the list.
+func change[T any, P interface {
+	*T
+	keyed
+}](d *Double, list func() []P, id int64, edit func(P)) (T, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v, ok := find(list(), id)
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	edit(v)
+	if v.key() != id {
+		panic(fmt.Sprintf("thinkificdouble: an edit changed id %d to %d", id, v.key()))
+	}
+	return *v, true
+}
+
 func remove[T keyed](list []T, keep func(T) bool) []T {
 	return slices.DeleteFunc(list, func(v T) bool { return !keep(v) })
 }
@@ -132,15 +152,7 @@ func (s *Site) AddCourse(c Course) Course {
 // UpdateCourse edits a course in place and reports whether it exists. It sends no event:
 // call DeliverCourse for course.updated.
 func (s *Site) UpdateCourse(id int64, edit func(*Course)) (Course, bool) {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	c, ok := find(s.cat.courses, id)
-	if !ok {
-		return Course{}, false
-	}
-	edit(c)
-	c.ID = id
-	return *c, true
+	return change(s.d, func() []*Course { return s.cat.courses }, id, edit)
 }
 
 // DeleteCourse removes a course with its chapters, contents and enrollments, and returns
@@ -210,15 +222,7 @@ func (s *Site) AddContent(ct Content) Content {
 
 // UpdateContent edits a content in place (rename, move) and reports whether it exists.
 func (s *Site) UpdateContent(id int64, edit func(*Content)) (Content, bool) {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	ct, ok := find(s.cat.contents, id)
-	if !ok {
-		return Content{}, false
-	}
-	edit(ct)
-	ct.ID = id
-	return *ct, true
+	return change(s.d, func() []*Content { return s.cat.contents }, id, edit)
 }
 
 // DeleteContent removes a content and reports whether it existed. Enrollments keep their
@@ -278,19 +282,13 @@ func (s *Site) addEnrollment(e Enrollment) *Enrollment {
 // UpdateEnrollment edits an enrollment in place and reports whether it exists. UpdatedAt
 // becomes now unless edit sets it.
 func (s *Site) UpdateEnrollment(id int64, edit func(*Enrollment)) (Enrollment, bool) {
-	s.d.mu.Lock()
-	defer s.d.mu.Unlock()
-	e, ok := find(s.cat.enrollments, id)
-	if !ok {
-		return Enrollment{}, false
-	}
-	before := e.UpdatedAt
-	edit(e)
-	e.ID = id
-	if e.UpdatedAt.Equal(before) {
-		e.UpdatedAt = s.d.cfg.Now()
-	}
-	return *e, true
+	return change(s.d, func() []*Enrollment { return s.cat.enrollments }, id, func(e *Enrollment) {
+		before := e.UpdatedAt
+		edit(e)
+		if e.UpdatedAt.Equal(before) {
+			e.UpdatedAt = s.d.cfg.Now()
+		}
+	})
 }
 
 // Catalog returns a copy of the site's catalog.

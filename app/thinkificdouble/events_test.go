@@ -171,4 +171,5 @@ func TestCatalogChanges(t *testing.T) {
 	if _, ok := site.DeleteCourse(c.ID); ok {
 		t.Error("deleted twice")
 	}
+	mustPanic(t, "an edit of the id", func() { site.UpdateCourse(keep.ID, func(c *Course) { c.ID++ }) })
 }

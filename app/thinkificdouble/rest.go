@@ -2,6 +2,7 @@ package thinkificdouble
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -157,14 +158,14 @@ func (d *Double) listUsers(w http.ResponseWriter, r *http.Request, tok *accessTo
 
 func (d *Double) listEnrollments(w http.ResponseWriter, r *http.Request, tok *accessToken) {
 	s := tok.site
-	keep, err := enrollmentFilter(r.URL.Query())
+	eq, err := readEnrollmentQuery(r.URL.Query())
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody(err.Error()))
 		return
 	}
 	var list []*Enrollment
 	for _, e := range s.cat.enrollments {
-		if u, _ := find(s.cat.users, e.UserID); keep(e, u) {
+		if u, _ := find(s.cat.users, e.UserID); eq.match(e, u) {
 			list = append(list, e)
 		}
 	}
@@ -183,52 +184,59 @@ func (d *Double) listEnrollments(w http.ResponseWriter, r *http.Request, tok *ac
 	})
 }
 
-// enrollmentFilter reads the enrollment list's query[...] filters. Times are ISO 8601, and
-// "after" is strictly after.
-func enrollmentFilter(q url.Values) (func(*Enrollment, *User) bool, error) {
-	var keep []func(*Enrollment, *User) bool
+// enrollmentQuery is the enrollment list's query[...] filters; zero values ask nothing.
+// Times are ISO 8601, and "after" is strictly after.
+type enrollmentQuery struct {
+	courseID, userID           int64
+	email                      string
+	completed                  *bool
+	updatedAfter, createdAfter time.Time
+}
+
+func readEnrollmentQuery(q url.Values) (enrollmentQuery, error) {
+	var eq enrollmentQuery
 	for _, f := range []struct {
 		key string
-		of  func(*Enrollment) int64
-	}{{"course_id", func(e *Enrollment) int64 { return e.CourseID }}, {"user_id", func(e *Enrollment) int64 { return e.UserID }}} {
+		to  *int64
+	}{{"course_id", &eq.courseID}, {"user_id", &eq.userID}} {
 		if v := q.Get("query[" + f.key + "]"); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, errors.New("query[" + f.key + "] must be an id")
+			if err != nil || n <= 0 {
+				return eq, fmt.Errorf("query[%s] must be an id", f.key)
 			}
-			keep = append(keep, func(e *Enrollment, _ *User) bool { return f.of(e) == n })
+			*f.to = n
 		}
 	}
 	for _, f := range []struct {
 		key string
-		of  func(*Enrollment) time.Time
-	}{{"updated_after", func(e *Enrollment) time.Time { return e.UpdatedAt }}, {"created_after", func(e *Enrollment) time.Time { return e.CreatedAt }}} {
+		to  *time.Time
+	}{{"updated_after", &eq.updatedAfter}, {"created_after", &eq.createdAfter}} {
 		if v := q.Get("query[" + f.key + "]"); v != "" {
 			t, err := parseISO(v)
 			if err != nil {
-				return nil, errors.New("query[" + f.key + "] must be an ISO 8601 time")
+				return eq, fmt.Errorf("query[%s] must be an ISO 8601 time", f.key)
 			}
-			keep = append(keep, func(e *Enrollment, _ *User) bool { return f.of(e).After(t) })
+			*f.to = t
 		}
 	}
 	if v := q.Get("query[completed]"); v != "" {
-		want, err := strconv.ParseBool(v)
+		completed, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, errors.New("query[completed] must be true or false")
+			return eq, errors.New("query[completed] must be true or false")
 		}
-		keep = append(keep, func(e *Enrollment, _ *User) bool { return e.Completed == want })
+		eq.completed = &completed
 	}
-	if v := q.Get("query[email]"); v != "" {
-		keep = append(keep, func(_ *Enrollment, u *User) bool { return u != nil && strings.EqualFold(u.Email, v) })
-	}
-	return func(e *Enrollment, u *User) bool {
-		for _, k := range keep {
-			if !k(e, u) {
-				return false
-			}
-		}
-		return true
-	}, nil
+	eq.email = q.Get("query[email]")
+	return eq, nil
+}
+
+func (eq enrollmentQuery) match(e *Enrollment, u *User) bool {
+	return (eq.courseID == 0 || e.CourseID == eq.courseID) &&
+		(eq.userID == 0 || e.UserID == eq.userID) &&
+		(eq.email == "" || strings.EqualFold(u.Email, eq.email)) &&
+		(eq.completed == nil || e.Completed == *eq.completed) &&
+		(eq.updatedAfter.IsZero() || e.UpdatedAt.After(eq.updatedAfter)) &&
+		(eq.createdAfter.IsZero() || e.CreatedAt.After(eq.createdAfter))
 }
 
 // parseISO reads an ISO 8601 time with a zone, fractional seconds optional, or a date
