@@ -253,11 +253,6 @@ func (s *Site) AddUser(u User) User {
 func (s *Site) AddEnrollment(e Enrollment) Enrollment {
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
-	return *s.addEnrollment(e)
-}
-
-// addEnrollment is AddEnrollment. Callers hold d.mu.
-func (s *Site) addEnrollment(e Enrollment) *Enrollment {
 	if _, ok := find(s.cat.users, e.UserID); !ok {
 		panic(fmt.Sprintf("thinkificdouble: no user %d on %s", e.UserID, s.subdomain))
 	}
@@ -276,7 +271,7 @@ func (s *Site) addEnrollment(e Enrollment) *Enrollment {
 		e.ActivatedAt = &at
 	}
 	s.cat.enrollments = insert(s.cat.enrollments, &e)
-	return &e
+	return e
 }
 
 // UpdateEnrollment edits an enrollment in place and reports whether it exists. UpdatedAt

@@ -29,7 +29,8 @@ type Config struct {
 	// StrictHTTPS false lets a webhook target_url be http:// on a loopback host, so tests
 	// need no certificates; true is Thinkific's rule (https only).
 	StrictHTTPS bool
-	// RateLimitPerMinute is per site on the API; 0 means 120, negative turns it off.
+	// RateLimitPerMinute is per site over any 60 s, the Webhooks and REST APIs together;
+	// 0 means 120, negative turns it off.
 	RateLimitPerMinute int
 	// OneWebhookPerTopic makes a second webhook of a site with the same topic a 422
 	// {"errors":{"topic":"has already been taken"}}. Thinkific is documented to keep one per

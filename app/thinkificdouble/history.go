@@ -35,7 +35,7 @@ var (
 // site and returns what it added. The same spec on a fresh double gives the same catalog.
 // Enrollments spread over: not started (15 %), started at 0 (10 %), completed at 1.0
 // (30 %), part way in steps of one content (45 %); a tenth have an expiry date, some past,
-// and one in twenty is a free trial. Ids grow with created_at, as Thinkific's do.
+// and one in twenty is a free trial. Ids grow with created_at, as database ids do.
 func (s *Site) SeedHistory(spec HistorySpec) Catalog {
 	rng := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
 	to := spec.To

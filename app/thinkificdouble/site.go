@@ -60,10 +60,10 @@ type Webhook struct {
 }
 
 // Fault is a canned answer to the next Times matching requests authenticated as a site,
-// once Skip matching requests have passed it by: Skip 2 answers the third. Path is a prefix of the API
-// path ("" = any API request); a Path starting with "/oauth2/" matches the site's own
-// OAuth endpoints instead, e.g. "/oauth2/token". Faulted API requests count against the
-// rate limit like any other.
+// once Skip matching requests have passed it by: Skip 2 answers the third. Path is a
+// prefix of the API path ("" = any API request); a Path starting with "/oauth2/" matches
+// the site's own OAuth endpoints instead, e.g. "/oauth2/token". Faulted API requests
+// count against the rate limit like any other.
 type Fault struct {
 	Method string // "" = any
 	Path   string
