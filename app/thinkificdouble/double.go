@@ -4,7 +4,8 @@
 // Stride against it because no real Thinkific site is reachable.
 //
 // One handler serves both kinds of host, told apart by path: per-site pages live under
-// /sites/{subdomain}/ and the API under /api/v2/.
+// /sites/{subdomain}/, the Webhooks API under /api/v2/ and the REST Admin API under
+// /api/public/v1/.
 package thinkificdouble
 
 import (
@@ -28,7 +29,8 @@ type Config struct {
 	// StrictHTTPS false lets a webhook target_url be http:// on a loopback host, so tests
 	// need no certificates; true is Thinkific's rule (https only).
 	StrictHTTPS bool
-	// RateLimitPerMinute is per site on the API; 0 means 120, negative turns it off.
+	// RateLimitPerMinute is per site over any 60 s, the Webhooks and REST APIs together;
+	// 0 means 120, negative turns it off.
 	RateLimitPerMinute int
 	// OneWebhookPerTopic makes a second webhook of a site with the same topic a 422
 	// {"errors":{"topic":"has already been taken"}}. Thinkific is documented to keep one per
@@ -37,6 +39,9 @@ type Config struct {
 	// NumericIDs sends a webhook's id and created_by/updated_by as JSON numbers, which the
 	// Webhooks API schema allows beside the examples' strings.
 	NumericIDs bool
+	// StringPercentages sends REST's percentage_completed as a JSON string ("0.4"), as
+	// connectors built against the live API read it, instead of the docs' number.
+	StringPercentages bool
 	// Client sends webhook deliveries; default one with Thinkific's 5 s timeout.
 	Client *http.Client
 }
@@ -54,6 +59,8 @@ type Double struct {
 	requests   []Request
 	lastID     time.Time
 	nextTenant int
+	// lastCatalogID is the last id given to a course, chapter, content, user or enrollment.
+	lastCatalogID int64
 }
 
 // Request is one request the double received and what it answered.
@@ -91,6 +98,8 @@ func New(cfg Config) *Double {
 		access:     map[string]*accessToken{},
 		refresh:    map[string]grant{},
 		nextTenant: 1000,
+		// Ids far from 0 keep a position or a count from passing for an id.
+		lastCatalogID: 1000,
 	}
 	d.mux = d.routes()
 	return d
@@ -107,6 +116,12 @@ func (d *Double) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/v2/webhooks/{id}", d.api(d.showWebhook))
 	mux.HandleFunc("PUT /api/v2/webhooks/{id}", d.api(d.updateWebhook))
 	mux.HandleFunc("DELETE /api/v2/webhooks/{id}", d.api(d.deleteWebhook))
+	mux.HandleFunc("GET /api/public/v1/courses", d.api(d.listCourses))
+	mux.HandleFunc("GET /api/public/v1/courses/{id}", d.api(d.showCourse))
+	mux.HandleFunc("GET /api/public/v1/courses/{id}/chapters", d.api(d.listChapters))
+	mux.HandleFunc("GET /api/public/v1/chapters/{id}/contents", d.api(d.listContents))
+	mux.HandleFunc("GET /api/public/v1/enrollments", d.api(d.listEnrollments))
+	mux.HandleFunc("GET /api/public/v1/users", d.api(d.listUsers))
 	mux.HandleFunc("/api/", d.api(func(w http.ResponseWriter, _ *http.Request, _ *accessToken) {
 		writeJSON(w, http.StatusNotFound, errorBody("Not found."))
 	}))

@@ -30,15 +30,15 @@ type Site struct {
 	apiKey    string
 	ownerID   string
 
-	decision       Decision
-	hooks          []*hook
-	access         string // latest admin pair
-	refresh        string
-	tokenGrants    int
-	tokenDelay     time.Duration
-	faults         []Fault
-	windowStart    time.Time
-	windowRequests int
+	decision    Decision
+	hooks       []*hook
+	access      string // latest admin pair
+	refresh     string
+	tokenGrants int
+	tokenDelay  time.Duration
+	faults      []Fault
+	apiTimes    []time.Time // every API request authenticated as the site, in order
+	cat         catalog
 }
 
 // hook is a webhook and whose secret signs its deliveries.
@@ -59,16 +59,20 @@ type Webhook struct {
 	UpdatedBy string `json:"updated_by"`
 }
 
-// Fault is a canned answer to the next Times matching requests authenticated as a site.
-// Path is a prefix of the API path ("" = any API request); a Path starting with
-// "/oauth2/" matches the site's own OAuth endpoints instead, e.g. "/oauth2/token".
+// Fault is a canned answer to the next Times matching requests authenticated as a site,
+// once Skip matching requests have passed it by: Skip 2 answers the third. Path is a
+// prefix of the API path ("" = any API request); a Path starting with "/oauth2/" matches
+// the site's own OAuth endpoints instead, e.g. "/oauth2/token". Faulted API requests
+// count against the rate limit like any other.
 type Fault struct {
 	Method string // "" = any
 	Path   string
 	Status int // default 500
 	Body   string
+	// Header is sent with the answer; a 429 without RateLimit-Reset gets "1".
 	Header http.Header
 	Times  int // default 1
+	Skip   int
 }
 
 var subdomainPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
@@ -231,6 +235,12 @@ func (s *Site) Inject(f Fault) {
 		f.Status = http.StatusInternalServerError
 	}
 	f.Header = f.Header.Clone()
+	if f.Status == http.StatusTooManyRequests && f.Header.Get("RateLimit-Reset") == "" {
+		if f.Header == nil {
+			f.Header = http.Header{}
+		}
+		f.Header.Set("RateLimit-Reset", "1")
+	}
 	s.d.mu.Lock()
 	defer s.d.mu.Unlock()
 	s.faults = append(s.faults, f)
@@ -248,6 +258,10 @@ func (s *Site) answerFault(w http.ResponseWriter, method, path string) bool {
 		// An empty Path means "any API request": a fault meant for the API must not be
 		// eaten by the token refresh that often precedes it.
 		if oauth != strings.HasPrefix(f.Path, "/oauth2/") || !strings.HasPrefix(path, f.Path) {
+			continue
+		}
+		if f.Skip > 0 {
+			f.Skip--
 			continue
 		}
 		for k, vs := range f.Header {
@@ -268,25 +282,6 @@ func (s *Site) answerFault(w http.ResponseWriter, method, path string) bool {
 		return true
 	}
 	return false
-}
-
-// allow counts a request in the site's fixed one-minute window. When over the limit it
-// returns the whole seconds until the window resets. Callers hold d.mu.
-func (s *Site) allow(now time.Time, limit int) (ok bool, resetSeconds int) {
-	if limit < 0 {
-		return true, 0
-	}
-	end := s.windowStart.Add(time.Minute)
-	if s.windowStart.IsZero() || !now.Before(end) {
-		s.windowStart, s.windowRequests = now, 0
-		end = now.Add(time.Minute)
-	}
-	if s.windowRequests >= limit {
-		left := end.Sub(now)
-		return false, max(1, int((left+time.Second-1)/time.Second))
-	}
-	s.windowRequests++
-	return true, 0
 }
 
 // formatTime is Thinkific's webhook timestamp: RFC 3339 with nanoseconds.

@@ -56,8 +56,10 @@ func (d *Double) validTarget(target string) bool {
 	return false
 }
 
-// api authenticates the bearer token, then applies, in order, injected faults, the rate
-// limit and the student restriction. The handler runs holding d.mu.
+// api authenticates the bearer token, counts the request against the site's rate limit,
+// then applies, in order, injected faults, the rate limit and the student restriction.
+// Every request with a valid token counts, whatever its answer; one without cannot be
+// told apart by site. The handler runs holding d.mu.
 func (d *Double) api(h func(http.ResponseWriter, *http.Request, *accessToken)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		d.mu.Lock()
@@ -70,10 +72,11 @@ func (d *Double) api(h func(http.ResponseWriter, *http.Request, *accessToken)) h
 		}
 		s := tok.site
 		noteSite(w, s.subdomain)
+		over, reset := s.overLimit(d.cfg.Now(), d.cfg.RateLimitPerMinute)
 		if s.answerFault(w, r.Method, r.URL.Path) {
 			return
 		}
-		if ok, reset := s.allow(d.cfg.Now(), d.cfg.RateLimitPerMinute); !ok {
+		if over {
 			w.Header().Set("RateLimit-Reset", strconv.Itoa(reset))
 			writeJSON(w, http.StatusTooManyRequests, errorBody("Too many requests"))
 			return
