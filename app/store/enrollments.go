@@ -18,6 +18,7 @@ type Enrollment struct {
 	ExpiryDate              *time.Time
 	FreeTrial               bool
 	Activity                bool // the event is learner activity (progress, a lesson)
+	Imported                bool // read from Thinkific's REST API: Percent is recorded as imported, as of the event time
 }
 
 // EnrollmentState is what an enrollment holds between two events: what the rollups and
@@ -64,6 +65,8 @@ type enrollmentWrite struct {
 	seen                   time.Time // newest event time folded in; its expiry and trial flag stand
 	activity               *time.Time
 	state                  *EnrollmentState
+	importedPercent        *float64 // what REST said, as of importedAsOf
+	importedAsOf           *time.Time
 }
 
 // ApplyEnrollment merges what an event at time at says into the enrollment, and returns
@@ -94,6 +97,9 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 	w.startedAt, w.activatedAt = cmp.Or(w.startedAt, e.StartedAt), cmp.Or(w.activatedAt, e.ActivatedAt)
 	if e.Activity && (w.activity == nil || at.After(*w.activity)) {
 		w.activity = &at
+	}
+	if e.Imported && e.Percent != nil && (w.importedAsOf == nil || !at.Before(*w.importedAsOf)) {
+		w.importedPercent, w.importedAsOf = e.Percent, &at
 	}
 	w.state = after
 	s.w.states[key] = after
@@ -133,15 +139,16 @@ func (w *WorkTx) writeEnrollments() error {
 	var sb strings.Builder
 	var args []any
 	sb.WriteString(`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, percent_at, enrolled_at,
-			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at) VALUES `)
+			started_at, activated_at, completed_at, expiry_date, free_trial, last_activity_at, seen_at, imported_percent, imported_as_of) VALUES `)
 	for i, k := range slices.SortedFunc(maps.Keys(w.enrollmentWrites), EnrollmentKey.compare) {
 		e := w.enrollmentWrites[k]
 		if i > 0 {
 			sb.WriteString(",")
 		}
-		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+		sb.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
 		args = append(args, k.SiteID, k.ID, e.learner, e.course, e.state.Percent, utc(e.state.PercentAt), utc(e.state.EnrolledAt),
-			utc(e.startedAt), utc(e.activatedAt), utc(e.state.CompletedAt), utc(e.expiryDate), e.freeTrial, utc(e.activity), e.seen)
+			utc(e.startedAt), utc(e.activatedAt), utc(e.state.CompletedAt), utc(e.expiryDate), e.freeTrial, utc(e.activity), e.seen,
+			e.importedPercent, utc(e.importedAsOf))
 	}
 	sb.WriteString(` ON CONFLICT (site_id, id) DO UPDATE SET
 			percent = CASE WHEN excluded.percent_at IS NOT NULL AND (enrollments.percent_at IS NULL OR enrollments.percent_at <= excluded.percent_at)
@@ -157,7 +164,11 @@ func (w *WorkTx) writeEnrollments() error {
 			free_trial = CASE WHEN enrollments.seen_at <= excluded.seen_at THEN excluded.free_trial ELSE enrollments.free_trial END,
 			last_activity_at = CASE WHEN enrollments.last_activity_at IS NULL OR enrollments.last_activity_at < excluded.last_activity_at
 				THEN COALESCE(excluded.last_activity_at, enrollments.last_activity_at) ELSE enrollments.last_activity_at END,
-			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END`)
+			seen_at = CASE WHEN enrollments.seen_at < excluded.seen_at THEN excluded.seen_at ELSE enrollments.seen_at END,
+			imported_percent = CASE WHEN excluded.imported_as_of IS NOT NULL AND (enrollments.imported_as_of IS NULL OR enrollments.imported_as_of <= excluded.imported_as_of)
+				THEN excluded.imported_percent ELSE enrollments.imported_percent END,
+			imported_as_of = CASE WHEN excluded.imported_as_of IS NOT NULL AND (enrollments.imported_as_of IS NULL OR enrollments.imported_as_of <= excluded.imported_as_of)
+				THEN excluded.imported_as_of ELSE enrollments.imported_as_of END`)
 	clear(w.enrollmentWrites)
 	return w.tx.Exec(sb.String(), args...).Error
 }

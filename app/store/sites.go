@@ -95,6 +95,11 @@ func (db *DB) SaveInstall(ctx context.Context, in Grant) (site *stride.Site, kno
 		if err := db.putTokens(tx, row.ID, in.Tokens); err != nil {
 			return err
 		}
+		// The course structure and enrollments from before the install, read in the
+		// background; a reinstall reads only what changed since the last import.
+		if err := queueImport(tx, row.ID, false, now); err != nil {
+			return err
+		}
 		site = row.site()
 		return audit(tx, row.ID, action, "subdomain "+in.Subdomain, now)
 	})
