@@ -7,55 +7,51 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/strideapp/stride/app/stride"
 )
 
-// TokenSource gives the access token for one site's API calls.
+// TokenSource gives the access token for one site's API calls, and names the site, whose
+// rate budget every one of those calls is taken from.
 type TokenSource interface {
 	// Token returns a usable access token, refreshing it first if it is about to expire.
 	Token(ctx context.Context) (string, error)
 	// Refresh replaces stale, an access token Thinkific refused, and returns the new one.
 	Refresh(ctx context.Context, stale string) (string, error)
+	// SiteID is Stride's id of the site. Only a GrantToken may say 0.
+	SiteID() int64
 }
 
-// StaticToken is a TokenSource for a token that cannot be refreshed (a fresh grant).
-type StaticToken string
+// GrantToken is the TokenSource of an access token fresh from an install, used before
+// Stride saves it: it cannot be refreshed. Site is the site's id when Stride already knows
+// the site (a reinstall). A new site has no id, and so no budget, yet: its calls are
+// tallied, and Charge takes them from the budget once the site is saved.
+type GrantToken struct {
+	Access string
+	Site   int64
+	sent   atomic.Int64 // requests sent while Site was 0
+}
 
-func (s StaticToken) Token(context.Context) (string, error) { return string(s), nil }
-func (s StaticToken) Refresh(context.Context, string) (string, error) {
+func (g *GrantToken) Token(context.Context) (string, error) { return g.Access, nil }
+func (g *GrantToken) Refresh(context.Context, string) (string, error) {
 	return "", stride.Errorf(stride.EUNAUTHORIZED, "Thinkific refused a new access token")
 }
+func (g *GrantToken) SiteID() int64 { return g.Site }
 
-// Webhook is one webhook on a site, as the Webhooks API shows it.
-type Webhook struct {
-	ID        string
-	Status    string
-	Topic     string
-	TargetURL string
-	CreatedBy string
-}
-
-// UnmarshalJSON reads a webhook whose id and created_by are strings in Thinkific's examples
-// but numbers in its schema: both are kept as text, digits unchanged.
-func (w *Webhook) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		ID        json.RawMessage `json:"id"`
-		Status    string          `json:"status"`
-		Topic     string          `json:"topic"`
-		TargetURL string          `json:"target_url"`
-		CreatedBy json.RawMessage `json:"created_by"`
+// Charge takes from site's budget the requests g sent before the site had an id. Each is
+// counted as sent now, later than it was: the count errs on the safe side.
+func (c *Client) Charge(ctx context.Context, g *GrantToken, site int64) error {
+	for n := g.sent.Swap(0); n > 0; n-- {
+		if err := c.cfg.Limiter.Take(ctx, site); err != nil {
+			g.sent.Add(n)
+			return err
+		}
 	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	*w = Webhook{ID: stringOrNumber(raw.ID), Status: raw.Status, Topic: raw.Topic, TargetURL: raw.TargetURL,
-		CreatedBy: stringOrNumber(raw.CreatedBy)}
 	return nil
 }
 
@@ -83,79 +79,17 @@ func (e *APIError) Detail() string {
 	return strings.Join(parts, "; ")
 }
 
-// ListWebhooks lists every webhook of the site, following the pages to the end.
-func (c *Client) ListWebhooks(ctx context.Context, auth TokenSource) ([]Webhook, error) {
-	var all []Webhook
-	next := ""
-	for page := 0; ; page++ {
-		q := url.Values{"limit": {"25"}} // the documented page size
-		if next != "" {
-			q.Set("next", next)
-		}
-		var body struct {
-			Items []Webhook `json:"items"`
-			Meta  struct {
-				Page struct {
-					HasNext  bool            `json:"has_next"`
-					NextPage json.RawMessage `json:"next_page"`
-				} `json:"page"`
-			} `json:"meta"`
-		}
-		if err := c.call(ctx, auth, http.MethodGet, "/api/v2/webhooks?"+q.Encode(), nil, &body); err != nil {
-			return nil, err
-		}
-		all = append(all, body.Items...)
-		next = stringOrNumber(body.Meta.Page.NextPage)
-		if !body.Meta.Page.HasNext || next == "" {
-			return all, nil
-		}
-		if page > 1000 {
-			return nil, stride.Errorf(stride.EUNAVAILABLE, "Thinkific's webhook list does not end")
-		}
-	}
-}
-
-// CreateWebhook registers target for topic.
-func (c *Client) CreateWebhook(ctx context.Context, auth TokenSource, topic, target string) (Webhook, error) {
-	var w Webhook
-	err := c.call(ctx, auth, http.MethodPost, "/api/v2/webhooks", map[string]string{"topic": topic, "target_url": target}, &w)
-	return w, err
-}
-
-// UpdateWebhook points an existing webhook at target, keeping its id and topic.
-func (c *Client) UpdateWebhook(ctx context.Context, auth TokenSource, id, target string) (Webhook, error) {
-	var w Webhook
-	err := c.call(ctx, auth, http.MethodPut, "/api/v2/webhooks/"+url.PathEscape(id), map[string]string{"target_url": target}, &w)
-	return w, err
-}
-
-// TopicTaken reports whether Thinkific refused a new webhook because the site already has
-// one for its topic (it keeps one per topic). Stride asks only for topics
-// Thinkific lists, so a 422 that names the topic means it is taken.
-func TopicTaken(err error) bool {
-	var e *APIError
-	if !errors.As(err, &e) || e.Status != http.StatusUnprocessableEntity {
-		return false
-	}
-	_, ok := e.Errors["topic"]
-	return ok
-}
-
-// DeleteWebhook removes a webhook; one already gone counts as removed.
-func (c *Client) DeleteWebhook(ctx context.Context, auth TokenSource, id string) error {
-	err := c.call(ctx, auth, http.MethodDelete, "/api/v2/webhooks/"+url.PathEscape(id), nil, nil)
-	if stride.ErrorCode(err) == stride.ENOTFOUND {
-		return nil
-	}
-	return err
-}
-
-// call sends one API request: 429 and 5xx are retried by the retrying client; a 401 gets
-// one token refresh and one more try.
-func (c *Client) call(ctx context.Context, auth TokenSource, method, path string, in, out any) error {
+// call sends one API request about what ("webhook", "course": named in its errors). 429 and
+// 5xx are retried by the retrying client; a 401 gets one token refresh and one more try.
+// Every attempt is taken from the site's rate budget first (see budgeted).
+func (c *Client) call(ctx context.Context, auth TokenSource, method, path, what string, in, out any) error {
 	var body []byte
 	if in != nil {
 		body, _ = json.Marshal(in)
+	}
+	ctx, err := withBudget(ctx, auth)
+	if err != nil {
+		return err
 	}
 	token, err := auth.Token(ctx)
 	if err != nil {
@@ -173,9 +107,14 @@ func (c *Client) call(ctx context.Context, auth TokenSource, method, path string
 			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := c.api.Do(req)
-		if err != nil {
+		if resp == nil {
+			if be := (*budgetError)(nil); errors.As(err, &be) {
+				return be.err
+			}
 			return stride.Wrap(stride.EUNAVAILABLE, err, "Thinkific could not be reached")
 		}
+		// With retries spent on a 5xx, err says so beside the last answer: the answer is
+		// what counts.
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
@@ -193,11 +132,11 @@ func (c *Client) call(ctx context.Context, auth TokenSource, method, path string
 			}
 			return nil
 		}
-		return apiError(resp.StatusCode, raw)
+		return apiError(resp.StatusCode, raw, what)
 	}
 }
 
-func apiError(status int, raw []byte) error {
+func apiError(status int, raw []byte, what string) error {
 	e := &APIError{Status: status, Body: string(raw)}
 	var parsed struct {
 		Errors map[string]any `json:"errors"`
@@ -214,11 +153,11 @@ func apiError(status int, raw []byte) error {
 	case http.StatusUnauthorized:
 		code, msg = stride.EUNAUTHORIZED, "Thinkific no longer accepts Stride's access to this site"
 	case http.StatusForbidden:
-		code, msg = stride.EFORBIDDEN, "Thinkific does not let this account manage the site's webhooks"
+		code, msg = stride.EFORBIDDEN, "Thinkific does not give this account access to the site's "+what+"s"
 	case http.StatusNotFound:
-		code, msg = stride.ENOTFOUND, "Thinkific does not know this webhook"
+		code, msg = stride.ENOTFOUND, "Thinkific does not know this "+what
 	case http.StatusUnprocessableEntity:
-		code, msg = stride.EINVALID, "Thinkific refused the webhook: "+e.Detail()
+		code, msg = stride.EINVALID, "Thinkific refused the "+what+": "+e.Detail()
 	case http.StatusTooManyRequests:
 		msg = "Thinkific's rate limit was still reached after waiting"
 	}
