@@ -16,24 +16,13 @@ import (
 // twoProcesses runs fn with two stores on one fresh database, as two Stride processes
 // sharing it would be, both on clock: PostgreSQL, then an SQLite file.
 func twoProcesses(t *testing.T, fn func(t *testing.T, clock *testclock.Clock, a, b *store.DB)) {
-	open := func(t *testing.T, url, dir string, clock *testclock.Clock) *store.DB {
-		db, err := store.Open(context.Background(), store.Options{DatabaseURL: url, DataDir: dir, Keys: testKeys, Clock: clock})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}
 	t.Run("postgres", func(t *testing.T) {
 		clock, url := testclock.At(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), testdb.Postgres(t)
-		fn(t, clock, open(t, url, "", clock), open(t, url, "", clock))
+		fn(t, clock, openDBAt(t, url, "", clock), openDBAt(t, url, "", clock))
 	})
 	t.Run("sqlite", func(t *testing.T) {
 		clock, dir := testclock.At(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), t.TempDir()
-		fn(t, clock, open(t, "", dir, clock), open(t, "", dir, clock))
+		fn(t, clock, openDBAt(t, "", dir, clock), openDBAt(t, "", dir, clock))
 	})
 }
 
