@@ -33,13 +33,16 @@ type Config struct {
 	PreviousKeys   [][]byte // earlier SECRET_KEYs: what they sealed still opens
 	SiteURL        string   // contains {subdomain}
 	APIURL         string   // no trailing slash
-	AppSlug        string
-	SweepInterval  time.Duration
-	PairingWindow  time.Duration // ± window in which a lesson and a progress event are one step
-	WaitForLesson  bool          // answer 409 to enrollment.progress until its lesson.completed is in
-	UninstallGrace time.Duration // how long an uninstalled site's data is kept
-	Retention      time.Duration // how long the delivery log is kept
-	LogLevel       slog.Level
+	// APIRequestsPerMinute is how many API requests Stride sends one site in any minute,
+	// across every process: Thinkific allows 120.
+	APIRequestsPerMinute int
+	AppSlug              string
+	SweepInterval        time.Duration
+	PairingWindow        time.Duration // ± window in which a lesson and a progress event are one step
+	WaitForLesson        bool          // answer 409 to enrollment.progress until its lesson.completed is in
+	UninstallGrace       time.Duration // how long an uninstalled site's data is kept
+	Retention            time.Duration // how long the delivery log is kept
+	LogLevel             slog.Level
 	// WriteTimeout bounds writing a response, or each chunk of an export. It is not read
 	// from the environment: Heroku's router gives up on a response after 30 s anyway.
 	WriteTimeout time.Duration
@@ -126,6 +129,11 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 	c.APIURL = strings.TrimSuffix(get("THINKIFIC_API_URL", "https://api.thinkific.com"), "/")
 	if _, err := parseBaseURL(c.APIURL); err != nil {
 		bad("THINKIFIC_API_URL %v", err)
+	}
+
+	c.APIRequestsPerMinute, err = strconv.Atoi(get("THINKIFIC_API_REQUESTS_PER_MINUTE", "120"))
+	if err != nil || c.APIRequestsPerMinute < 1 {
+		bad("THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1 (Thinkific allows 120 per site), got %q", getenv("THINKIFIC_API_REQUESTS_PER_MINUTE"))
 	}
 
 	duration := func(name, def string, min, max time.Duration) time.Duration {

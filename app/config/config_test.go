@@ -87,6 +87,9 @@ func TestLoadProblems(t *testing.T) {
 		{"wait for lesson not a boolean", map[string]string{"PAIRING_WAIT_FOR_LESSON": "sometimes"}, "PAIRING_WAIT_FOR_LESSON must be true or false"},
 		{"unknown log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL must be debug, info, warn or error"},
 		{"pairing window too wide", map[string]string{"PAIRING_WINDOW": "2m"}, "PAIRING_WINDOW must be a duration"},
+		{"api budget zero", map[string]string{"THINKIFIC_API_REQUESTS_PER_MINUTE": "0"}, "THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1"},
+		{"api budget not a number", map[string]string{"THINKIFIC_API_REQUESTS_PER_MINUTE": "lots"}, "THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1"},
+		{"api budget fractional", map[string]string{"THINKIFIC_API_REQUESTS_PER_MINUTE": "1.5"}, "THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1"},
 		{"retention not a duration", map[string]string{"DELIVERY_RETENTION": "a month"}, "DELIVERY_RETENTION must be a duration"},
 	}
 	for _, tc := range cases {
@@ -126,6 +129,9 @@ func TestPreviousSecretKeys(t *testing.T) {
 	}
 	if c.MaxConnections != 5 {
 		t.Errorf("DATABASE_MAX_CONNECTIONS default %d, want 5", c.MaxConnections)
+	}
+	if c.APIRequestsPerMinute != 120 {
+		t.Errorf("THINKIFIC_API_REQUESTS_PER_MINUTE default %d, want 120", c.APIRequestsPerMinute)
 	}
 }
 

@@ -144,7 +144,13 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 	}
 	// Anyone may run the OAuth flow, but only an admin's token may manage webhooks: try it
 	// before it can replace the admin token Stride holds.
-	hooks, err := s.api.ListWebhooks(ctx, thinkific.StaticToken(grant.Tokens.Access))
+	auth := &thinkific.GrantToken{Access: grant.Tokens.Access}
+	if known, err := s.db.SiteByGID(ctx, grant.GID); err == nil {
+		auth.Site = known.ID // a reinstall: the site's budget is already counting
+	} else if stride.ErrorCode(err) != stride.ENOTFOUND {
+		return nil, err
+	}
+	hooks, err := s.api.ListWebhooks(ctx, auth)
 	if c := stride.ErrorCode(err); c == stride.EFORBIDDEN || c == stride.EUNAUTHORIZED {
 		return nil, stride.Wrap(stride.EFORBIDDEN, err, "Only a site owner or admin can install Stride.")
 	} else if err != nil {
@@ -153,6 +159,10 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 	site, known, err := s.db.SaveInstall(ctx, store.Grant{Subdomain: cb.Subdomain, GID: grant.GID, Scopes: grant.Scope, Tokens: grant.Tokens})
 	if err != nil {
 		return nil, err
+	}
+	// A new site's check above went uncounted: it had no id yet.
+	if err := s.api.Charge(ctx, auth, site.ID); err != nil {
+		s.log.Warn("install's first API requests not counted in the site's budget", "site", site.ID, "err", err)
 	}
 	s.log.Info("site installed", "site", site.ID, "subdomain", site.Subdomain, "reinstall", known)
 	s.registerWebhooks(ctx, site, hooks)

@@ -44,6 +44,8 @@ type siteTokens struct {
 
 func (k *tokenKeeper) source(site *stride.Site) *siteTokens { return &siteTokens{k: k, site: site} }
 
+func (s *siteTokens) SiteID() int64 { return s.site.ID }
+
 func (s *siteTokens) Token(ctx context.Context) (string, error) {
 	t, err := s.k.db.Tokens(ctx, s.site.ID)
 	if err != nil {

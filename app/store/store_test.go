@@ -31,9 +31,12 @@ func eachDB(t *testing.T, fn func(t *testing.T, db *store.DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, openDB(t, "", t.TempDir())) })
 }
 
-func openDB(t *testing.T, url, dir string) *store.DB {
+func openDB(t *testing.T, url, dir string) *store.DB { return openDBAt(t, url, dir, nil) }
+
+// openDBAt is openDB on clock (nil: the system's).
+func openDBAt(t *testing.T, url, dir string, clock stride.Clock) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), store.Options{DatabaseURL: url, DataDir: dir, Keys: testKeys})
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: url, DataDir: dir, Keys: testKeys, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
-// Package thinkific talks to Thinkific: the OAuth endpoints of each site and the Webhooks
-// API. Every URL comes from config,
-// so tests and the demo point it at the Thinkific double.
+// Package thinkific talks to Thinkific: the OAuth endpoints of each site, the Webhooks API
+// and the REST Admin API, the APIs within each site's rate budget. Every URL comes from
+// config, so tests and the demo point it at the Thinkific double.
 package thinkific
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,6 +29,9 @@ type Config struct {
 	RedirectURI  string
 	UserAgent    string
 	Clock        stride.Clock
+	// Limiter is every site's budget of API requests, shared by every process (the store's
+	// APIBudget). Required: New panics without it.
+	Limiter Limiter
 	// RetryWaitMin and RetryWaitMax bound the backoff between retries of 429 and 5xx
 	// answers: DefaultRetryWaitMin and DefaultRetryWaitMax, or shorter in tests.
 	RetryWaitMin, RetryWaitMax time.Duration
@@ -38,6 +42,8 @@ const (
 	DefaultRetryWaitMin = time.Second
 	DefaultRetryWaitMax = time.Minute
 	retryMax            = 4
+	// attemptTimeout bounds one attempt at an API request, from when its budget let it go.
+	attemptTimeout = 20 * time.Second
 )
 
 // Client is Stride's Thinkific client. It is safe for concurrent use.
@@ -47,13 +53,23 @@ type Client struct {
 	api   *retryablehttp.Client // the APIs: 429 and 5xx retried with bounded backoff
 }
 
-// New returns a client.
+// New returns a client. cfg.Limiter is required: an API call outside a site's budget is a
+// bug, and this is where it would start.
 func New(cfg Config) *Client {
+	if cfg.Limiter == nil {
+		panic("thinkific: Config.Limiter is required")
+	}
 	api := retryablehttp.NewClient()
-	api.HTTPClient = &http.Client{Timeout: 20 * time.Second}
+	api.HTTPClient = &http.Client{Transport: &budgeted{next: http.DefaultTransport, limiter: cfg.Limiter, clock: cfg.Clock, timeout: attemptTimeout}}
 	api.Logger = nil // it would log every request; we log outcomes ourselves
 	api.RetryWaitMin, api.RetryWaitMax, api.RetryMax = cfg.RetryWaitMin, cfg.RetryWaitMax, retryMax
 	api.Backoff = backoff(cfg.Clock)
+	api.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if be := (*budgetError)(nil); errors.As(err, &be) {
+			return false, err // the budget's wait already ended with ctx, or the database failed
+		}
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
 	api.ErrorHandler = retryablehttp.PassthroughErrorHandler // hand the last answer back to us
 	return &Client{cfg: cfg, oauth: &http.Client{Timeout: 20 * time.Second}, api: api}
 }

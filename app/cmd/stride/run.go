@@ -93,6 +93,7 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	api := thinkific.New(thinkific.Config{
 		SiteURL: cfg.SiteURL, APIURL: cfg.APIURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/1 (Thinkific app; +" + cfg.AppURL.String() + ")", Clock: clock,
+		Limiter:      db.APIBudget(cfg.APIRequestsPerMinute),
 		RetryWaitMin: thinkific.DefaultRetryWaitMin, RetryWaitMax: thinkific.DefaultRetryWaitMax,
 	})
 	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, clock, log)

@@ -142,7 +142,7 @@ func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *in
 func (h *Harness) newInstall(cfg *config.Config, db *store.DB) *install.Service {
 	api := thinkific.New(thinkific.Config{
 		SiteURL: cfg.SiteURL, APIURL: cfg.APIURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
-		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/test", Clock: h.Clock,
+		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/test", Clock: h.Clock, Limiter: db.APIBudget(cfg.APIRequestsPerMinute),
 		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 3 * time.Second,
 	})
 	svc := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, h.Clock, slog.New(slog.DiscardHandler))
