@@ -112,7 +112,7 @@ func ParseTime(s string) (time.Time, error) {
 var topics = map[string]bool{
 	stride.TopicEnrollmentCreated: true, stride.TopicEnrollmentProgress: true, stride.TopicEnrollmentCompleted: true, stride.TopicEnrollmentTrial: true,
 	stride.TopicLessonCompleted: true, "quiz.attempted": true,
-	"course.created": true, "course.updated": true, "course.deleted": true,
+	stride.TopicCourseCreated: true, stride.TopicCourseUpdated: true, stride.TopicCourseDeleted: true,
 	"user.signup": true, "user.signin": true, "user.updated": true,
 	"order.created": true, "lead.created": true,
 	"product.created": true, "product.updated": true, "product.deleted": true,

@@ -118,3 +118,22 @@ func ParseLessonCompleted(payload json.RawMessage) (*LessonCompleted, error) {
 	}
 	return &l, nil
 }
+
+// CourseChanged is what Stride reads of a course.created, course.updated or course.deleted
+// payload. The payload is not published; the course id is taken from payload.id, as in
+// the REST API's course object.
+type CourseChanged struct {
+	ID ID `json:"id"`
+}
+
+// ParseCourseChanged reads a course.* payload; it needs the course id.
+func ParseCourseChanged(payload json.RawMessage) (*CourseChanged, error) {
+	var c CourseChanged
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPayload, err)
+	}
+	if c.ID == 0 {
+		return nil, fmt.Errorf("%w: a course event needs the course id", ErrPayload)
+	}
+	return &c, nil
+}

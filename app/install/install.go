@@ -45,6 +45,9 @@ type Config struct {
 	// there are Stride's own, to be moved to WebhookURL.
 	PreviousWebhookURLs []string
 	SweepInterval       time.Duration // how often each site's webhooks are reconciled
+	// Installed, when set, is told of each install once it is saved (its import is queued
+	// with it): the importer's Wake.
+	Installed func()
 }
 
 // Service runs installs and keeps sites' webhooks registered.
@@ -166,6 +169,9 @@ func (s *Service) Complete(ctx context.Context, cb Callback, p Pending) (*stride
 	}
 	s.log.Info("site installed", "site", site.ID, "subdomain", site.Subdomain, "reinstall", known)
 	s.registerWebhooks(ctx, site, hooks)
+	if s.cfg.Installed != nil {
+		s.cfg.Installed()
+	}
 	return site, nil
 }
 

@@ -18,6 +18,7 @@ type job struct {
 	ev         *events.Envelope
 	enrollment *events.Enrollment
 	lesson     *events.LessonCompleted
+	course     *events.CourseChanged
 	locks      []int64 // lock keys of every record the event touches
 	err        error
 	added      []*store.Half // halves this event stored, re-paired at the batch's end
@@ -42,6 +43,8 @@ func decode(row store.InboxRow) *job {
 			e := j.enrollment
 			j.locks = lockKeys(row.SiteID, "enrollment", int64(e.ID), "journey", journey(int64(e.User.ID), int64(e.CourseID)))
 		}
+	case stride.TopicCourseCreated, stride.TopicCourseUpdated, stride.TopicCourseDeleted:
+		j.course, j.err = events.ParseCourseChanged(j.ev.Payload)
 	case stride.TopicLessonCompleted:
 		j.lesson, j.err = events.ParseLessonCompleted(j.ev.Payload)
 		if j.err == nil {
@@ -93,6 +96,9 @@ func (w *Worker) apply(s *store.SiteTx, j *job) error {
 		return w.applyEnrollment(s, j, ev, j.enrollment)
 	case j.lesson != nil:
 		return w.applyLesson(s, j, ev, j.lesson)
+	case j.course != nil:
+		// The structure is read again from the REST API, outside this transaction.
+		return s.CourseChanged(int64(j.course.ID), ev.Topic() == stride.TopicCourseDeleted)
 	case ev.Topic() == stride.TopicAppUninstalled:
 		return s.Uninstall(at, j.row.ReceivedAt, w.cfg.Grace)
 	}

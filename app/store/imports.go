@@ -223,6 +223,16 @@ func (db *DB) ListedCourses(ctx context.Context, siteID int64, since time.Time, 
 	return ids, dbError(err, "courses")
 }
 
+// CourseName is a course's name as Stride has it ("" when unknown).
+func (db *DB) CourseName(ctx context.Context, siteID, courseID int64) (string, error) {
+	var names []string
+	err := db.reader(ctx).Table("courses").Where("site_id = ? AND id = ?", siteID, courseID).Pluck("name", &names).Error
+	if len(names) == 0 {
+		return "", dbError(err, "course")
+	}
+	return names[0], dbError(err, "course")
+}
+
 // DeleteUnlistedCourses marks deleted the courses an earlier listing had and the one made
 // at listedAt lacks; courses known only from webhooks are left alone.
 func (db *DB) DeleteUnlistedCourses(ctx context.Context, siteID int64, listedAt time.Time) (int64, error) {
@@ -264,9 +274,13 @@ func (db *DB) SaveCurriculum(ctx context.Context, siteID int64, course CatalogCo
 	err := db.tx(ctx, func(tx *gorm.DB) error {
 		courseID := course.ID
 		row := map[string]any{"site_id": siteID, "id": courseID, "name": course.Name, "seen_at": now, "curriculum_read_at": readAt.UTC(), "deleted_at": nil}
+		update := []string{"name", "seen_at", "curriculum_read_at", "deleted_at"}
+		if course.Name == "" {
+			update = update[1:] // a name Stride has is better than none
+		}
 		if err := tx.Table("courses").Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "site_id"}, {Name: "id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"name", "seen_at", "curriculum_read_at", "deleted_at"}),
+			DoUpdates: clause.AssignmentColumns(update),
 		}).Create(row).Error; err != nil {
 			return err
 		}
@@ -329,6 +343,12 @@ func queueCourseRefresh(tx *gorm.DB, siteID, courseID int64, deleted bool, now t
 	}
 	return tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "site_id"}, {Name: "course_id"}}, DoUpdates: set}).
 		Create(&CourseRefresh{SiteID: siteID, CourseID: courseID, Deleted: deleted, DueAt: now}).Error
+}
+
+// CourseChanged asks, in the worker's transaction, for a course to be read again after a
+// course.* webhook (deleted: to leave the funnel).
+func (s *SiteTx) CourseChanged(courseID int64, deleted bool) error {
+	return queueCourseRefresh(s.tx, s.siteID, courseID, deleted, s.db.now())
 }
 
 // QueueUnknownLessons asks for a re-read of every listed course that an event has named a

@@ -43,6 +43,10 @@ var WebhookTopics = []string{
 	TopicEnrollmentCompleted,
 	TopicLessonCompleted,
 	TopicAppUninstalled,
+	// The course structure changed: Stride reads that course again from the REST API.
+	TopicCourseCreated,
+	TopicCourseUpdated,
+	TopicCourseDeleted,
 }
 
 // Webhook states recorded per site and topic.

@@ -9,4 +9,7 @@ const (
 	TopicEnrollmentTrial     = "enrollment.trial"
 	TopicLessonCompleted     = "lesson.completed"
 	TopicAppUninstalled      = "app.uninstalled"
+	TopicCourseCreated       = "course.created"
+	TopicCourseUpdated       = "course.updated"
+	TopicCourseDeleted       = "course.deleted"
 )

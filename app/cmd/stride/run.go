@@ -18,6 +18,7 @@ import (
 	"github.com/strideapp/stride/app/bench"
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/demo"
+	"github.com/strideapp/stride/app/importer"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/progress"
@@ -73,6 +74,7 @@ type app struct {
 	install  *install.Service
 	worker   *progress.Worker
 	receiver *ingest.Receiver
+	importer *importer.Importer
 }
 
 func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app, error) {
@@ -96,10 +98,13 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		Limiter:      db.APIBudget(cfg.APIRequestsPerMinute),
 		RetryWaitMin: thinkific.DefaultRetryWaitMin, RetryWaitMax: thinkific.DefaultRetryWaitMax,
 	})
-	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, clock, log)
 	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, clock, log)
+	var imp *importer.Importer
+	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval,
+		Installed: func() { imp.Wake() }}, clock, log)
+	imp = importer.New(db, api, inst.Tokens, worker, clock, log)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, clock, log, worker.Wake)
-	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver}, nil
+	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver, importer: imp}, nil
 }
 
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
@@ -126,6 +131,7 @@ func (a *app) background(ctx context.Context) (wait func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.install.RunSweeper(ctx, time.Minute) })
 	wg.Go(func() { a.worker.Run(ctx) })
+	wg.Go(func() { a.importer.Run(ctx) })
 	return wg.Wait
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/config"
+	"github.com/strideapp/stride/app/importer"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/internal/testclock"
@@ -41,6 +42,7 @@ type Harness struct {
 	Install  *install.Service
 	Receiver *ingest.Receiver
 	Worker   *progress.Worker
+	Importer *importer.Importer
 	Clock    *testclock.Clock
 	URL      string
 }
@@ -77,6 +79,7 @@ func New(t testing.TB, dbURL string, opts ...Option) *Harness {
 	}
 	var srv *server.Server
 	h.Install, h.Receiver, h.Worker, srv = h.build(h.Cfg, h.DB)
+	h.Importer = importer.New(h.DB, h.apiClient(h.Cfg, h.DB), h.Install.Tokens, h.Worker, h.Clock, slog.New(slog.DiscardHandler))
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
@@ -139,12 +142,17 @@ func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *in
 	return inst, receiver, worker, srv
 }
 
-func (h *Harness) newInstall(cfg *config.Config, db *store.DB) *install.Service {
-	api := thinkific.New(thinkific.Config{
+// apiClient is a Thinkific client of cfg's, counting its requests in db's budget.
+func (h *Harness) apiClient(cfg *config.Config, db *store.DB) *thinkific.Client {
+	return thinkific.New(thinkific.Config{
 		SiteURL: cfg.SiteURL, APIURL: cfg.APIURL, ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		RedirectURI: cfg.RedirectURI(), UserAgent: "Stride/test", Clock: h.Clock, Limiter: db.APIBudget(cfg.APIRequestsPerMinute),
 		RetryWaitMin: 10 * time.Millisecond, RetryWaitMax: 3 * time.Second,
 	})
+}
+
+func (h *Harness) newInstall(cfg *config.Config, db *store.DB) *install.Service {
+	api := h.apiClient(cfg, db)
 	svc := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, h.Clock, slog.New(slog.DiscardHandler))
 	h.T.Cleanup(func() { svc.Drain(context.Background()) }) // before the database closes
 	return svc
