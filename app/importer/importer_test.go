@@ -332,6 +332,48 @@ func TestCourseChanges(t *testing.T) {
 			t.Fatalf("course name %q", name)
 		}
 
+		// A lesson added with no course event: the first completion naming it asks for one
+		// re-read of the course (at most one per course every 10 minutes).
+		var enrollment thinkificdouble.Enrollment
+		for _, e := range cat.Enrollments {
+			if e.CourseID == course.ID {
+				enrollment = e
+			}
+		}
+		if enrollment.ID == 0 {
+			t.Fatal("the seed enrolled nobody in the first course")
+		}
+		quiet := h.Site.AddContent(thinkificdouble.Content{ChapterID: cat.Chapters[0].ID, Name: "Quiet", Position: 9})
+		if _, err := h.Site.Deliver(ctx, stride.TopicLessonCompleted, h.Site.LessonCompletedPayload(enrollment.ID, quiet.ID)); err != nil {
+			t.Fatal(err)
+		}
+		h.Drain()
+		if n, err := h.DB.QueueUnknownLessons(ctx, 10*time.Minute); err != nil || n != 0 {
+			t.Fatalf("re-read asked for %d courses within 10 minutes of the last read (%v)", n, err)
+		}
+		h.Clock.Advance(11 * time.Minute)
+		if n, err := h.DB.QueueUnknownLessons(ctx, 10*time.Minute); err != nil || n != 1 {
+			t.Fatalf("re-read asked for %d courses, want 1 (%v)", n, err)
+		}
+		h.Importer.Drain(ctx)
+		if ids, _ := importedLessons(t, h, site); !slices.Contains(ids, quiet.ID) {
+			t.Fatalf("the lesson an event named is not in the curriculum: %v", ids)
+		}
+		// A lesson REST never lists costs one re-read, not one every 10 minutes.
+		ghost := h.Site.LessonCompletedPayload(enrollment.ID, quiet.ID)
+		ghost["lesson"].(map[string]any)["id"] = 999999
+		if _, err := h.Site.Deliver(ctx, stride.TopicLessonCompleted, ghost); err != nil {
+			t.Fatal(err)
+		}
+		h.Drain()
+		for round, want := range []int64{1, 0} {
+			h.Clock.Advance(11 * time.Minute)
+			if n, err := h.DB.QueueUnknownLessons(ctx, 10*time.Minute); err != nil || n != want {
+				t.Fatalf("round %d: re-read asked for %d courses, want %d (%v)", round, n, want, err)
+			}
+			h.Importer.Drain(ctx)
+		}
+
 		// Deleted: out of the listed courses; its records stay.
 		h.Site.DeleteCourse(cat.Courses[1].ID)
 		if _, err := h.Site.DeliverCourse(ctx, "deleted", cat.Courses[1].ID); err != nil {

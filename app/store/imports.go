@@ -284,7 +284,8 @@ func (db *DB) SaveCurriculum(ctx context.Context, siteID int64, course CatalogCo
 		}).Create(row).Error; err != nil {
 			return err
 		}
-		if err := tx.Table("lessons").Where("site_id = ? AND course_id = ?", siteID, courseID).Update("course_position", nil).Error; err != nil {
+		if err := tx.Table("lessons").Where("site_id = ? AND course_id = ?", siteID, courseID).
+			Updates(map[string]any{"course_position": nil, "unlisted_at": readAt.UTC()}).Error; err != nil {
 			return err
 		}
 		var chapterRows, lessonRows []map[string]any
@@ -294,7 +295,7 @@ func (db *DB) SaveCurriculum(ctx context.Context, siteID int64, course CatalogCo
 			for _, c := range ch.Contents {
 				n++
 				lessonRows = append(lessonRows, map[string]any{"site_id": siteID, "id": c.ID, "course_id": courseID, "chapter_id": ch.ID,
-					"name": c.Name, "position": c.Position, "lesson_type": c.Type, "course_position": n, "seen_at": now})
+					"name": c.Name, "position": c.Position, "lesson_type": c.Type, "course_position": n, "unlisted_at": nil, "seen_at": now})
 			}
 		}
 		if len(chapterRows) > 0 {
@@ -308,7 +309,7 @@ func (db *DB) SaveCurriculum(ctx context.Context, siteID int64, course CatalogCo
 		if len(lessonRows) > 0 {
 			if err := tx.Table("lessons").Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "site_id"}, {Name: "id"}},
-				DoUpdates: clause.AssignmentColumns([]string{"course_id", "chapter_id", "name", "position", "lesson_type", "course_position", "seen_at"}),
+				DoUpdates: clause.AssignmentColumns([]string{"course_id", "chapter_id", "name", "position", "lesson_type", "course_position", "unlisted_at", "seen_at"}),
 			}).CreateInBatches(lessonRows, 200).Error; err != nil {
 				return err
 			}
@@ -352,8 +353,9 @@ func (s *SiteTx) CourseChanged(courseID int64, deleted bool) error {
 }
 
 // QueueUnknownLessons asks for a re-read of every listed course that an event has named a
-// lesson of since its curriculum was last read, at most once per `every` per course: a
-// lesson added or moved may send no course.updated.
+// lesson of that no read of its curriculum has seen yet, at most once per `every` per
+// course: a lesson added or moved may send no course.updated. A lesson a read did not list
+// (unlisted_at) never asks again, so a lesson REST does not know costs one re-read.
 func (db *DB) QueueUnknownLessons(ctx context.Context, every time.Duration) (int64, error) {
 	now := db.now()
 	var keys []struct{ SiteID, CourseID int64 }
@@ -361,7 +363,7 @@ func (db *DB) QueueUnknownLessons(ctx context.Context, every time.Duration) (int
 		JOIN courses c ON c.site_id = l.site_id AND c.id = l.course_id
 		JOIN sites s ON s.id = l.site_id AND s.uninstalled_at IS NULL
 		WHERE l.course_position IS NULL AND c.listed_at IS NOT NULL AND c.deleted_at IS NULL
-			AND c.curriculum_read_at IS NOT NULL AND c.curriculum_read_at < l.seen_at AND c.curriculum_read_at <= ?
+			AND l.unlisted_at IS NULL AND c.curriculum_read_at IS NOT NULL AND c.curriculum_read_at <= ?
 			AND NOT EXISTS (SELECT 1 FROM course_refreshes r WHERE r.site_id = l.site_id AND r.course_id = l.course_id)`,
 		now.Add(-every)).Scan(&keys).Error
 	if err != nil {

@@ -47,12 +47,14 @@ ALTER TABLE courses ADD COLUMN curriculum_read_at TIMESTAMPTZ;  -- chapters and 
 ALTER TABLE courses ADD COLUMN deleted_at TIMESTAMPTZ;
 ALTER TABLE chapters ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE lessons ADD COLUMN course_position INTEGER;          -- 1..n in curriculum order; NULL: not in the curriculum read
+ALTER TABLE lessons ADD COLUMN unlisted_at TIMESTAMPTZ;              -- a read of the curriculum did not list it: never re-read for it again
 ALTER TABLE enrollments ADD COLUMN imported_percent DOUBLE PRECISION; -- what REST said, 0-100
 ALTER TABLE enrollments ADD COLUMN imported_as_of TIMESTAMPTZ;   -- REST's updated_at for it
 
 -- +goose Down
 ALTER TABLE enrollments DROP COLUMN imported_as_of;
 ALTER TABLE enrollments DROP COLUMN imported_percent;
+ALTER TABLE lessons DROP COLUMN unlisted_at;
 ALTER TABLE lessons DROP COLUMN course_position;
 ALTER TABLE chapters DROP COLUMN position;
 ALTER TABLE courses DROP COLUMN deleted_at;
