@@ -218,8 +218,12 @@ func seedSites(ctx context.Context, db *store.DB, n int) ([]benchSite, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The webhook sweep would try to reach Thinkific for sites that are not there.
+		// The webhook sweep and the import would try to reach Thinkific for sites that are
+		// not there.
 		if err := db.SetWebhooksDue(ctx, site.ID, time.Now().AddDate(1, 0, 0)); err != nil {
+			return nil, err
+		}
+		if err := db.SetImportDue(ctx, site.ID, time.Now().AddDate(1, 0, 0)); err != nil {
 			return nil, err
 		}
 		s.id = site.ID

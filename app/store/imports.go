@@ -93,6 +93,13 @@ func (db *DB) RequestImport(ctx context.Context, siteID int64, full bool) error 
 	return dbError(err, "import")
 }
 
+// SetImportDue moves when a site's queued import may start: for sites that no Thinkific
+// answers for (the bench's).
+func (db *DB) SetImportDue(ctx context.Context, siteID int64, at time.Time) error {
+	err := db.write(ctx).Model(&Import{}).Where("site_id = ?", siteID).Update("next_attempt_at", at.UTC()).Error
+	return dbError(err, "import")
+}
+
 // ImportOf is a site's import, or nil when none was ever asked for.
 func (db *DB) ImportOf(ctx context.Context, siteID int64) (*Import, error) {
 	var imp Import
