@@ -248,6 +248,11 @@ func (w *WorkTx) MarkProcessed(ids []int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
+	if w.db.postgres {
+		// One array parameter: a list of hundreds of ids would be planned anew each batch.
+		return w.tx.Exec("UPDATE inbox SET status = $1, attempts = attempts + 1, processed_at = $2, last_error = '' WHERE id = ANY($3::bigint[])",
+			StatusProcessed, w.now, ids).Error
+	}
 	return w.tx.Exec("UPDATE inbox SET status = ?, attempts = attempts + 1, processed_at = ?, last_error = '' WHERE id IN ?",
 		StatusProcessed, w.now, ids).Error
 }
