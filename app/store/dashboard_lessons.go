@@ -25,14 +25,15 @@ const lessonsFrom = `FROM lessons l
 			WHERE e.site_id = @site AND e.imported_percent >= 100 %[1]s GROUP BY e.course_id
 		) d ON d.course_id = l.course_id AND l.course_position IS NOT NULL
 	LEFT JOIN (SELECT e.course_id, lc.lesson_id, COUNT(DISTINCT lc.learner_id) AS n FROM enrollments e
-			JOIN lesson_completions lc ON lc.site_id = e.site_id AND lc.learner_id = e.learner_id
+			JOIN lesson_completions lc ON lc.site_id = e.site_id AND lc.course_id = e.course_id AND lc.learner_id = e.learner_id
 			WHERE e.site_id = @site AND e.imported_percent >= 100 %[1]s GROUP BY e.course_id, lc.lesson_id
 		) o ON o.course_id = l.course_id AND o.lesson_id = l.id AND l.course_position IS NOT NULL
 	WHERE l.site_id = @site AND c.deleted_at IS NULL`
 
 // lessonCounts are lessonsFrom's counts: all learners of a lesson, and of them those counted
 // from an imported finished enrollment. The literal 100 above lets both databases use the
-// partial index enrollments_imported_done.
+// partial index enrollments_imported_done; the finished learners' completions are read from
+// lesson_completions_course_learner alone, in learner order, as a merge with it.
 const lessonCounts = `COALESCE(s.learners, 0) + COALESCE(d.n, 0) - COALESCE(o.n, 0) AS learners,
 	COALESCE(d.n, 0) - COALESCE(o.n, 0) AS imported`
 

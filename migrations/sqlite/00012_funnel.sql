@@ -3,8 +3,8 @@
 
 -- +goose Up
 CREATE INDEX enrollments_imported_done ON enrollments (site_id, course_id, learner_id) WHERE imported_percent >= 100;
-CREATE INDEX lesson_completions_learner ON lesson_completions (site_id, learner_id);
+CREATE INDEX lesson_completions_course_learner ON lesson_completions (site_id, course_id, learner_id, lesson_id);
 
 -- +goose Down
-DROP INDEX lesson_completions_learner;
+DROP INDEX lesson_completions_course_learner;
 DROP INDEX enrollments_imported_done;
