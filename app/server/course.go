@@ -17,7 +17,7 @@ type coursePage struct {
 	Course   *store.CourseHeader
 	Funnel   []store.FunnelLesson
 	Max      int64 // the funnel's widest bar, at least 1
-	Imported int64 // learners the funnel counts from an imported finished enrollment
+	Imported int64 // the most learners a lesson counts from imported finished enrollments; 0: none
 	Learners []store.LearnerRow
 	Total    int64
 	Query    store.LearnerQuery
