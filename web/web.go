@@ -32,6 +32,7 @@ func Pages() (map[string]*template.Template, error) {
 	}
 	funcs := template.FuncMap{
 		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 		"when": func(t *time.Time) string {
 			if t == nil || t.IsZero() {
 				return "—"

@@ -23,6 +23,7 @@ import (
 
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
+	"github.com/strideapp/stride/app/store"
 )
 
 const (
@@ -55,6 +56,12 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("test delivery: %s", body)
 	}
 	h.Deliver("acme", testkit.EnrollEvent("c9", h.Site.GID(), h.Clock.Now(), 9, 70, "=cmd|' /C calc'!A0"), testkit.ClientSecret)
+	// The import read course 70's curriculum: a third lesson, Wrap-up, that nobody completed.
+	importCourses(t, h, h.MustSite().ID, map[store.CatalogCourse][]store.CatalogChapter{
+		{ID: 70, Name: "Course"}: {{ID: 1, Name: "One", Position: 1, Contents: []store.CatalogContent{
+			{ID: 700, Name: "Lesson 700", Position: 1, Type: "Lesson"}, {ID: 701, Name: "Lesson 701", Position: 2, Type: "Lesson"},
+			{ID: 702, Name: "Wrap-up", Position: 3, Type: "Quiz"}}}},
+	}, nil)
 	chrome := startChromium(t, bin)
 	shots := screenshotDir(t)
 	console := &consoleWatch{}
@@ -103,8 +110,9 @@ func TestBrowser(t *testing.T) {
 		{"course", func(t *testing.T) {
 			admin.open(t, "the course link", 200, chromedp.Click(chromedp.CSS(`main a[href="/courses/70"]`)))
 			funnel := eval[[]string](t, admin, `[...document.querySelectorAll(".funnel li")].map(li => li.innerText.replace(/\s+/g, " ").trim())`)
-			if len(funnel) != 2 || !strings.HasPrefix(funnel[0], "One · Lesson 700") || !strings.HasPrefix(funnel[1], "One · Lesson 701") {
-				t.Fatalf("funnel %q, want Lesson 700 then Lesson 701", funnel)
+			want := []string{"One · Lesson 700 2", "One · Lesson 701 biggest drop: −1 1", "One · Wrap-up 0"}
+			if !slices.Equal(funnel, want) {
+				t.Fatalf("funnel %q, want %q", funnel, want)
 			}
 			wantText(t, admin, ".funnel li.drop .bad", "biggest drop: −1")
 			if n := eval[int](t, admin, `document.querySelectorAll(".funnel li.drop").length`); n != 1 {
@@ -122,6 +130,13 @@ func TestBrowser(t *testing.T) {
 			filter("stalled", "learner8@example.com")
 			wantText(t, admin, "tbody .status", "stalled")
 			filter("", "learner7@example.com", "learner8@example.com", "=cmd|' /C calc'!A0")
+			narrow := newTab(t, chrome, console)
+			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
+			narrow.open(t, "the course page", 200, chromedp.Navigate(h.URL+"/courses/70"))
+			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
+				t.Fatalf("the course page scrolls sideways at 420px: document %vpx, body %vpx wide", w[0], w[1])
+			}
+			narrow.screenshot(t, shots, "course-420")
 			console.file("course")
 		}},
 		{"learner", func(t *testing.T) {

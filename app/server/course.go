@@ -14,9 +14,10 @@ import (
 
 type coursePage struct {
 	page
-	Course   *store.CourseSummary
+	Course   *store.CourseHeader
 	Funnel   []store.FunnelLesson
-	Max      int64 // the funnel's widest bar
+	Max      int64 // the funnel's widest bar, at least 1
+	Imported int64 // the most learners a lesson counts from imported finished enrollments; 0: none
 	Learners []store.LearnerRow
 	Total    int64
 	Query    store.LearnerQuery
@@ -30,7 +31,8 @@ const (
 	maxLearnerPage  = 1_000_000 // far past any course; keeps the row offset from overflowing
 )
 
-// handleCourse shows a course's drop-off funnel and its learners.
+// handleCourse shows a course's drop-off funnel and its learners. A course deleted in
+// Thinkific keeps its learners and loses its funnel.
 func (s *Server) handleCourse(c echo.Context) error {
 	site, v := siteOf(c), viewOf(c)
 	ctx := c.Request().Context()
@@ -42,9 +44,11 @@ func (s *Server) handleCourse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	funnel, err := v.Funnel(ctx, id)
-	if err != nil {
-		return err
+	var funnel []store.FunnelLesson
+	if course.DeletedAt == nil {
+		if funnel, err = v.Funnel(ctx, id); err != nil {
+			return err
+		}
 	}
 	q := store.LearnerQuery{Status: c.QueryParam("status"), Search: c.QueryParam("q"), Sort: c.QueryParam("sort"),
 		Desc: c.QueryParam("dir") != "asc", Size: learnersPerPage}
@@ -59,9 +63,10 @@ func (s *Server) handleCourse(c echo.Context) error {
 		return err
 	}
 	p := coursePage{page: page{site, "course"}, Course: course, Funnel: funnel, Learners: learners, Total: total,
-		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage)}
+		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage), Max: 1}
 	for _, f := range funnel {
 		p.Max = max(p.Max, f.Learners)
+		p.Imported = max(p.Imported, f.Imported)
 	}
 	base := c.Request().URL.Query()
 	p.Link = func(change map[string]string) string {

@@ -20,6 +20,7 @@ import (
 var (
 	stepsHeader       = []string{"occurred_at", "learner_id", "learner_email", "course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "percent_before", "percent_after"}
 	enrollmentsHeader = []string{"enrollment_id", "learner_id", "learner_email", "course_id", "course_name", "percent_complete", "status", "started_at", "completed_at", "last_activity_at"}
+	lessonsHeader     = []string{"course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "lesson_type", "position", "completed_by"}
 )
 
 // handleExportSteps streams the site's paired timeline as CSV, any size.
@@ -51,6 +52,21 @@ func (s *Server) handleExportEnrollments(c echo.Context) error {
 	return s.endCSV(c, w, err)
 }
 
+// handleExportLessons streams each course's curriculum with how many learners completed
+// each item, as the funnel counts them.
+func (s *Server) handleExportLessons(c echo.Context) error {
+	course, err := courseFilter(c)
+	if err != nil {
+		return err
+	}
+	w := s.startCSV(c, "lessons", lessonsHeader)
+	err = viewOf(c).EachLesson(c.Request().Context(), course, func(l *store.LessonRow) error {
+		return w.Write([]string{id(l.CourseID), safe(l.Course), optID(l.ChapterID), safe(l.Chapter), id(l.LessonID), safe(l.Lesson),
+			safe(l.LessonType), strconv.Itoa(l.Position), id(l.Learners)})
+	})
+	return s.endCSV(c, w, err)
+}
+
 func courseFilter(c echo.Context) (int64, error) {
 	v := c.QueryParam("course_id")
 	if v == "" {
@@ -58,7 +74,7 @@ func courseFilter(c echo.Context) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
-		return 0, stride.Errorf(stride.EINVALID, "course_id must be a course's number.")
+		return 0, stride.Errorf(stride.EINVALID, "course_id must be a course's id, a whole number above 0.")
 	}
 	return n, nil
 }

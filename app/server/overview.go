@@ -21,6 +21,7 @@ type overviewPage struct {
 	*store.Overview
 	Courses []store.CourseSummary
 	Charts  overviewCharts
+	Import  *store.Import // nil: the site's enrollments were never imported
 }
 
 // overviewCharts is the data the charts draw (web/static/charts.js reads it as JSON).
@@ -50,8 +51,12 @@ func (s *Server) handleOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	imp, err := v.Import(ctx)
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "overview.html", overviewPage{page: page{site, "overview"}, Overview: o,
-		Courses: courses, Charts: charts(o, now)})
+		Courses: courses, Charts: charts(o, now), Import: imp})
 }
 
 // charts fills every day and week of the chart range, with zeros where nothing happened.

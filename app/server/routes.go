@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	site.POST("/deliveries/:id/replay", s.handleReplay)
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
+	site.GET("/export/lessons.csv", s.handleExportLessons)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
 	e.StaticFS("/static", web.Static())

@@ -81,19 +81,29 @@ type CourseSummary struct {
 	Enrollments int64
 }
 
-// Courses lists the site's courses with their enrollment counts.
+// Courses lists the site's courses with their enrollment counts; a course deleted in
+// Thinkific is not listed.
 func (v *SiteView) Courses(ctx context.Context) ([]CourseSummary, error) {
 	var out []CourseSummary
 	err := v.db.reader(ctx).Raw(`SELECT c.id, c.name, COALESCE(SUM(b.enrollments), 0) AS enrollments
 		FROM courses c LEFT JOIN progress_buckets b ON b.site_id = c.site_id AND b.course_id = c.id
-		WHERE c.site_id = ? GROUP BY c.id, c.name ORDER BY c.name, c.id`, v.siteID).Scan(&out).Error
+		WHERE c.site_id = ? AND c.deleted_at IS NULL GROUP BY c.id, c.name ORDER BY c.name, c.id`, v.siteID).Scan(&out).Error
 	return out, dbError(err, "courses")
 }
 
-// Course is one course's header.
-func (v *SiteView) Course(ctx context.Context, id int64) (*CourseSummary, error) {
-	var out []CourseSummary
-	err := v.db.reader(ctx).Raw(`SELECT id, name FROM courses WHERE site_id = ? AND id = ?`, v.siteID, id).Scan(&out).Error
+// CourseHeader is one course as its page introduces it.
+type CourseHeader struct {
+	ID               int64
+	Name             string
+	CurriculumReadAt *time.Time // nil: never read from Thinkific's REST API
+	DeletedAt        *time.Time // deleted in Thinkific
+}
+
+// Course reads one course's header, a deleted one included: its learners stay.
+func (v *SiteView) Course(ctx context.Context, id int64) (*CourseHeader, error) {
+	var out []CourseHeader
+	err := v.db.reader(ctx).Raw(`SELECT id, name, curriculum_read_at, deleted_at FROM courses WHERE site_id = ? AND id = ?`,
+		v.siteID, id).Scan(&out).Error
 	if err != nil {
 		return nil, dbError(err, "course")
 	}
@@ -103,40 +113,5 @@ func (v *SiteView) Course(ctx context.Context, id int64) (*CourseSummary, error)
 	return &out[0], nil
 }
 
-// FunnelLesson is a lesson with how many learners completed it.
-type FunnelLesson struct {
-	LessonID    int64
-	Lesson      string
-	ChapterID   *int64
-	Chapter     string
-	Position    int
-	Learners    int64
-	Drop        int64 // learners lost since the lesson before
-	BiggestDrop bool
-}
-
-// Funnel lists a course's lessons in chapter order with their completions.
-func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelLesson, error) {
-	var out []FunnelLesson
-	err := v.db.reader(ctx).Raw(`SELECT l.id AS lesson_id, l.name AS lesson, l.chapter_id, COALESCE(ch.name, '') AS chapter,
-			l.position, COALESCE(s.learners, 0) AS learners
-		FROM lessons l
-		LEFT JOIN chapters ch ON ch.site_id = l.site_id AND ch.id = l.chapter_id
-		LEFT JOIN lesson_stats s ON s.site_id = l.site_id AND s.lesson_id = l.id
-		WHERE l.site_id = ? AND l.course_id = ?
-		ORDER BY l.chapter_id, l.position, l.id`, v.siteID, courseID).Scan(&out).Error
-	if err != nil {
-		return nil, dbError(err, "lessons")
-	}
-	biggest := -1
-	for i := 1; i < len(out); i++ {
-		out[i].Drop = out[i-1].Learners - out[i].Learners
-		if out[i].Drop > 0 && (biggest < 0 || out[i].Drop > out[biggest].Drop) {
-			biggest = i
-		}
-	}
-	if biggest >= 0 {
-		out[biggest].BiggestDrop = true
-	}
-	return out, nil
-}
+// Import is the site's import from Thinkific, or nil when none was ever asked for.
+func (v *SiteView) Import(ctx context.Context) (*Import, error) { return v.db.ImportOf(ctx, v.siteID) }

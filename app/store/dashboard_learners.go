@@ -110,11 +110,13 @@ type LearnerProfile struct {
 
 // LearnerEnrollment is one course of a learner.
 type LearnerEnrollment struct {
-	CourseID       int64
-	Course         string
-	Percent        float64
-	LastActivityAt *time.Time
-	CompletedAt    *time.Time
+	CourseID        int64
+	Course          string
+	Percent         float64
+	LastActivityAt  *time.Time
+	CompletedAt     *time.Time
+	ImportedPercent *float64   // what Thinkific's REST API said when the site was imported
+	ImportedAsOf    *time.Time // the enrollment's updated_at in that answer
 }
 
 // Learner reads a learner of the site.
@@ -128,7 +130,8 @@ func (v *SiteView) Learner(ctx context.Context, id int64) (*LearnerProfile, erro
 		return nil, notFound("learner")
 	}
 	p := &LearnerProfile{ID: rows[0].ID, Email: rows[0].Email, FirstName: rows[0].FirstName, LastName: rows[0].LastName}
-	err := g.Raw(`SELECT e.course_id, COALESCE(c.name, '') AS course, e.percent, e.last_activity_at, e.completed_at
+	err := g.Raw(`SELECT e.course_id, COALESCE(c.name, '') AS course, e.percent, e.last_activity_at, e.completed_at,
+			e.imported_percent, e.imported_as_of
 		FROM enrollments e LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
 		WHERE e.site_id = ? AND e.learner_id = ? ORDER BY e.last_activity_at DESC`, v.siteID, id).Scan(&p.Enrollments).Error
 	return p, dbError(err, "enrollments")

@@ -77,8 +77,13 @@ var upserts = map[string]struct{ cols, set string }{
 		"email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name, seen_at = excluded.seen_at"},
 	"courses":  {"site_id, id, name, seen_at", "name = excluded.name, seen_at = excluded.seen_at"},
 	"chapters": {"site_id, id, course_id, name, seen_at", "course_id = excluded.course_id, name = excluded.name, seen_at = excluded.seen_at"},
+	// A lesson of the curriculum keeps REST's position and type (its contentable_type: Lesson,
+	// Quiz, ...): a lesson.completed gives its own kind of type ("Video") and position 0.
 	"lessons": {"site_id, id, course_id, chapter_id, name, position, lesson_type, seen_at",
-		"course_id = excluded.course_id, chapter_id = excluded.chapter_id, name = excluded.name, position = excluded.position, lesson_type = excluded.lesson_type, seen_at = excluded.seen_at"},
+		`course_id = excluded.course_id, chapter_id = excluded.chapter_id, name = excluded.name,
+		position = CASE WHEN lessons.course_position IS NULL THEN excluded.position ELSE lessons.position END,
+		lesson_type = CASE WHEN lessons.course_position IS NULL THEN excluded.lesson_type ELSE lessons.lesson_type END,
+		seen_at = excluded.seen_at`},
 }
 
 // counters are the rollups: their key columns after site_id, and their counted columns.
