@@ -129,7 +129,7 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "%-44s %8s %8s %8s  %s\n", p, ms(took[len(took)/2]), ms(p95), ms(took[len(took)-1]), verdict)
 	}
-	for _, p := range []string{"/export/steps.csv", "/export/enrollments.csv"} {
+	for _, p := range []string{"/export/steps.csv", "/export/enrollments.csv", "/export/lessons.csv"} {
 		t0 := time.Now()
 		resp, err := client.Get(ts.URL + p)
 		if err != nil {

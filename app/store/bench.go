@@ -116,11 +116,13 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 	}{
 		{`INSERT INTO learners (site_id, id, email, first_name, last_name, seen_at)
 			SELECT ?, n, 'learner' || n || '@example.com', 'Learner', n::text, now() FROM generate_series(1, ?) n`, []any{site, learners}},
-		{`INSERT INTO courses (site_id, id, name, seen_at) SELECT ?, c, 'Course ' || c, now() FROM generate_series(1, 10) c`, []any{site}},
-		{`INSERT INTO chapters (site_id, id, course_id, name, seen_at)
-			SELECT ?, c * 100 + ch, c, 'Chapter ' || ch, now() FROM generate_series(1, 10) c, generate_series(1, 5) ch`, []any{site}},
-		{`INSERT INTO lessons (site_id, id, course_id, chapter_id, name, position, lesson_type, seen_at)
-			SELECT ?, c * 1000 + k, c, c * 100 + (k - 1) / 10 + 1, 'Lesson ' || k, (k - 1) % 10, 'Text', now()
+		// The curriculum as the import leaves it: every lesson in course order.
+		{`INSERT INTO courses (site_id, id, name, seen_at, listed_at, curriculum_read_at)
+			SELECT ?, c, 'Course ' || c, now(), now(), now() FROM generate_series(1, 10) c`, []any{site}},
+		{`INSERT INTO chapters (site_id, id, course_id, name, position, seen_at)
+			SELECT ?, c * 100 + ch, c, 'Chapter ' || ch, ch - 1, now() FROM generate_series(1, 10) c, generate_series(1, 5) ch`, []any{site}},
+		{`INSERT INTO lessons (site_id, id, course_id, chapter_id, name, position, lesson_type, course_position, seen_at)
+			SELECT ?, c * 1000 + k, c, c * 100 + (k - 1) / 10 + 1, 'Lesson ' || k, (k - 1) % 10, 'Lesson', k, now()
 			FROM generate_series(1, 10) c, generate_series(1, 50) k`, []any{site}},
 		// Step n is learner (n mod L)'s k-th step, k = n div L: lesson k mod 50 of a course.
 		{`INSERT INTO learner_events (id, site_id, event_id, kind, learner_id, course_id, enrollment_id, occurred_at,
@@ -138,6 +140,10 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 				MIN(occurred_at) - interval '1 day', MIN(occurred_at),
 				CASE WHEN MAX(percent_after) >= 100 THEN MAX(occurred_at) END, MAX(occurred_at), MAX(occurred_at)
 			FROM learner_events WHERE site_id = ? AND kind = 'progress' GROUP BY learner_id, course_id`, []any{site, site}},
+		// A third of the enrollments came from the import (their percentage as REST gave it).
+		{`UPDATE enrollments SET imported_percent = percent, imported_as_of = percent_at WHERE site_id = ? AND id % 3 = 0`, []any{site}},
+		{`UPDATE site_imports SET state = 'done', phase = 'done', finished_at = now(), last_done_at = now(), history_from = now() - interval '181 days'
+			WHERE site_id = ?`, []any{site}},
 		// The delivery log: the latest 2,000 deliveries (older ones have been trimmed).
 		{`INSERT INTO inbox (site_id, event_id, topic, body, status, attempts, next_attempt_at, received_at, processed_at)
 			SELECT ?, 'e' || n, 'lesson.completed', '{}'::bytea, 'processed', 1, now(), now() - n * interval '1 minute', now()
