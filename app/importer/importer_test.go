@@ -426,3 +426,33 @@ func TestReinstallReadsOnlyChanges(t *testing.T) {
 		checkImported(t, h, site)
 	})
 }
+
+// TestOneImportAtATime: two processes asking for due imports at once never both take one
+// site's.
+func TestOneImportAtATime(t *testing.T) {
+	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
+		h := testkit.New(t, dbURL)
+		site := installed(t, h)
+		other := h.StartProcess(nil)
+		ctx := context.Background()
+		for round := range 20 {
+			if err := h.DB.RequestImport(ctx, site.ID, true); err != nil {
+				t.Fatal(err)
+			}
+			got := make(chan *store.Import, 2)
+			for _, db := range []*store.DB{h.DB, other.DB} {
+				go func() {
+					imp, err := db.ClaimImport(ctx, 0, h.Clock.Now().Add(time.Minute))
+					if err != nil {
+						t.Error(err)
+					}
+					got <- imp
+				}()
+			}
+			a, b := <-got, <-got
+			if (a == nil) == (b == nil) {
+				t.Fatalf("round %d: both or neither took the import: %v %v", round, a, b)
+			}
+		}
+	})
+}
