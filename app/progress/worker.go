@@ -81,7 +81,7 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 			lastAdopt = time.Now()
 			w.Adopt(ctx)
 		}
-		n, err := w.Drain(ctx)
+		n, busy, err := w.drain(ctx)
 		if err != nil && ctx.Err() == nil {
 			w.log.Error("worker", "err", err)
 		} else if n > 0 {
@@ -91,10 +91,17 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 			lastUpkeep = time.Now()
 			w.upkeep(ctx)
 		}
+		var soon <-chan time.Time
+		if busy {
+			// The other loop holds what this one claimed: look again once its batch has
+			// likely committed, not a whole poll later.
+			soon = time.After(busyWait)
+		}
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
 		case <-poll.C:
+		case <-soon:
 		}
 	}
 }
@@ -105,29 +112,38 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 // A failure that is the database's moment (see store.Transient) counts against no event:
 // Drain stops and the loop tries again later.
 func (w *Worker) Drain(ctx context.Context) (int, error) {
-	total := 0
+	n, _, err := w.drain(ctx)
+	return n, err
+}
+
+// busyWait is how long a loop whose batch another worker held waits before it looks again.
+const busyWait = 20 * time.Millisecond
+
+// drain is Drain, and says whether it stopped because another worker held every event of
+// its batch (see lock).
+func (w *Worker) drain(ctx context.Context) (total int, busy bool, err error) {
 	for ctx.Err() == nil {
 		rows, err := w.applyBatch(ctx, together)
 		switch {
 		case err == nil:
 			total += len(rows)
 			if len(rows) < batchSize {
-				return total, nil
+				return total, false, nil
 			}
 		case errors.Is(err, errBusy):
-			return total, nil // the other worker is on it; look again on the next wake-up or poll
+			return total, true, nil
 		case store.Transient(err) || len(rows) == 0:
-			return total, err
+			return total, false, err
 		default:
 			w.log.Info("batch failed; applying its events one at a time", "events", len(rows), "err", err)
 			n, err := w.drainAlone(ctx, len(rows))
 			total += n
 			if err != nil {
-				return total, err
+				return total, false, err
 			}
 		}
 	}
-	return total, nil
+	return total, false, nil
 }
 
 // The two ways a batch is applied.
