@@ -47,6 +47,11 @@ ALTER TABLE lessons ADD COLUMN unlisted_at DATETIME;              -- a read of t
 ALTER TABLE enrollments ADD COLUMN imported_percent REAL; -- what REST said, 0-100
 ALTER TABLE enrollments ADD COLUMN imported_as_of DATETIME;   -- REST's updated_at for it
 
+-- Sites installed before the import existed get theirs now (due at once: their install time is
+-- past); lesson history began at their install.
+INSERT INTO site_imports (site_id, state, requested_at, next_attempt_at, history_from)
+SELECT id, 'queued', installed_at, installed_at, installed_at FROM sites WHERE uninstalled_at IS NULL;
+
 -- +goose Down
 ALTER TABLE enrollments DROP COLUMN imported_as_of;
 ALTER TABLE enrollments DROP COLUMN imported_percent;
