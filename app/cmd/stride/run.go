@@ -151,7 +151,7 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 // serve answers HTTP on l, with the background work beside it, until ctx ends; ready (may
 // be nil) is called once requests are being taken.
 func (a *app) Serve(ctx context.Context, l net.Listener, ready func()) error {
-	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
+	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, WakeImporter: a.importer.Wake, Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
 	}
