@@ -51,7 +51,10 @@ func Describe(st store.ImportStatus, perMinute int) Status {
 	case store.PhaseCurricula:
 		read := max(0, st.Courses-st.CoursesLeft)
 		s.Done, s.Total = read, st.Courses
-		s.Phase = fmt.Sprintf("reading lessons of course %d of %d", min(read+1, st.Courses), st.Courses)
+		s.Phase = fmt.Sprintf("reading lessons of course %d of %d", read+1, st.Courses)
+		if read >= st.Courses {
+			s.Phase = fmt.Sprintf("lessons of all %d courses read, enrollments next", st.Courses)
+		}
 		// The courses read so far tell how many requests a course takes (one per chapter,
 		// and one for the chapter list); the listing's pages are not part of it.
 		if spent := st.Requests - ceilDiv(max(st.Courses, 1), pageSize); read > 0 && spent > 0 {
@@ -69,6 +72,8 @@ func Describe(st store.ImportStatus, perMinute int) Status {
 		} else {
 			known = false // the first page tells how many there are
 		}
+	case store.PhaseDone:
+		s.Phase = "finishing" // everything is read; the run is being recorded as done
 	}
 	if st.State == store.ImportDone {
 		s.Phase, s.Done, s.Total = "", 0, 0
