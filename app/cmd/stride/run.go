@@ -39,6 +39,7 @@ var commands = map[string]struct {
 	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
 	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", runDemo},
+	"import":      {"read one site's courses and enrollments from Thinkific now (--subdomain S [--full]), with progress", importSite},
 	"simulate":    {"send signed test events (modes: one, journey, duplicates, bad-signature, replay) to a running Stride", simulate.Run},
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench.Run},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
