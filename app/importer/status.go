@@ -22,6 +22,8 @@ type Status struct {
 	// LeftExcludes names what Left does not count yet ("the enrollments" while lessons are
 	// read: their number is known only from their first page).
 	LeftExcludes string
+	// LeftWhen says when Left will be known, while it is not.
+	LeftWhen string
 }
 
 var stateWords = map[string]string{
@@ -47,13 +49,13 @@ func Describe(st store.ImportStatus, perMinute int) Status {
 		if st.CursorPage > 0 {
 			s.Phase += fmt.Sprintf(", page %d", st.CursorPage+1)
 		}
-		known = false // nothing says how many courses, lessons or enrollments there are
+		known, s.LeftWhen = false, "once the course list is read" // nothing says how many courses, lessons or enrollments there are
 	case store.PhaseCurricula:
 		read := max(0, st.Courses-st.CoursesLeft)
 		s.Done, s.Total = read, st.Courses
 		s.Phase = fmt.Sprintf("reading lessons of course %d of %d", read+1, st.Courses)
 		if read >= st.Courses {
-			s.Phase = fmt.Sprintf("lessons of all %d courses read, enrollments next", st.Courses)
+			s.Phase = fmt.Sprintf("lessons of all %d courses read", st.Courses)
 		}
 		// The courses read so far tell how many requests a course takes (one per chapter,
 		// and one for the chapter list); the listing's pages are not part of it.
@@ -61,7 +63,7 @@ func Describe(st store.ImportStatus, perMinute int) Status {
 			left = int(math.Ceil(float64(spent) / float64(read) * float64(st.CoursesLeft)))
 			s.LeftExcludes = "the enrollments"
 		} else {
-			known = false
+			known, s.LeftWhen = false, "once the first course's lessons are read"
 		}
 	case store.PhaseEnrollments:
 		s.Done, s.Total = st.Enrollments, st.EnrollmentsTotal
@@ -70,7 +72,7 @@ func Describe(st store.ImportStatus, perMinute int) Status {
 			s.Phase += fmt.Sprintf(", page %d of %d", min(st.CursorPage+1, ceilDiv(st.EnrollmentsTotal, pageSize)), ceilDiv(st.EnrollmentsTotal, pageSize))
 			left = ceilDiv(max(0, st.EnrollmentsTotal-st.Enrollments), pageSize)
 		} else {
-			known = false // the first page tells how many there are
+			known, s.LeftWhen = false, "after the first page of enrollments" // it tells how many there are
 		}
 	case store.PhaseDone:
 		s.Phase = "finishing" // everything is read; the run is being recorded as done

@@ -54,6 +54,12 @@ func TestDescribe(t *testing.T) {
 	if got := Describe(st(store.ImportWaiting, store.PhaseCourses), 120).State; got != "waiting to retry" {
 		t.Fatalf("state %q", got)
 	}
+	for phase, want := range map[string]string{store.PhaseCourses: "once the course list is read",
+		store.PhaseCurricula: "once the first course's lessons are read", store.PhaseEnrollments: "after the first page of enrollments"} {
+		if s := Describe(st(store.ImportRunning, phase), 120); s.LeftKnown || s.LeftWhen != want {
+			t.Errorf("%s: left known %v, when %q", phase, s.LeftKnown, s.LeftWhen)
+		}
+	}
 }
 
 func TestLeftWords(t *testing.T) {

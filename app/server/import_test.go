@@ -89,7 +89,7 @@ func TestConnectionShowsImport(t *testing.T) {
 			t.Fatalf("run: %v; %d of 2 moments checked", err, checked)
 		}
 		want := []string{"Running: reading lessons of course 1 of 3.", "Running: reading lessons of course 2 of 3.",
-			"Running: reading lessons of course 3 of 3.", "Running: lessons of all 3 courses read, enrollments next.",
+			"Running: reading lessons of course 3 of 3.", "Running: lessons of all 3 courses read.",
 			"Running: reading enrollments.", "Running: reading enrollments, page 2 of 2.", "Running: finishing."}
 		if strings.Join(seen, "|") != strings.Join(want, "|") {
 			t.Fatalf("the page said, step by step:\n%q\nwant\n%q", seen, want)

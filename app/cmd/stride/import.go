@@ -190,7 +190,7 @@ func (p *importProgress) update(st store.ImportStatus, s importer.Status) {
 			p.pending = false
 		}
 		p.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(p.out), progressbar.OptionShowCount(),
-			progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
+			progressbar.OptionSetWidth(30))
 		p.max = s.Total
 	}
 	if s.Total != p.max {
