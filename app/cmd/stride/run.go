@@ -236,6 +236,19 @@ func (a *app) LaunchURL(subdomain, gid string) string {
 	return server.LaunchURL(a.cfg.AppURL.String(), a.cfg.ClientSecret, subdomain, gid, time.Now())
 }
 
+func (a *app) Import(ctx context.Context, subdomain string) (demo.ImportState, error) {
+	site, err := a.db.SiteBySubdomain(ctx, subdomain)
+	if err != nil {
+		return demo.ImportState{}, err
+	}
+	imp, err := a.db.ImportOf(ctx, site.ID)
+	if err != nil || imp == nil {
+		return demo.ImportState{}, err
+	}
+	return demo.ImportState{State: imp.State, Courses: imp.Courses, Lessons: imp.Lessons, Enrollments: imp.Enrollments,
+		Requests: imp.Requests, LastError: imp.LastError}, nil
+}
+
 func (a *app) Close() error { return a.db.Close() }
 
 func benchPages(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
