@@ -104,7 +104,6 @@ type Site struct {
 	Thinkific *thinkificdouble.Site
 	Played    []Step // what its dashboard must show
 	courses   []demoCourse
-	resumable []thinkificdouble.Enrollment // from before the install, part way through
 }
 
 // Play runs the demo with o and returns the sites it played.
@@ -154,13 +153,13 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 	fmt.Fprintf(stdout, "Each site is a school with a past: %d courses of %d chapters, %d learners and %d enrollments from the\n"+
 		"months before the install. Stride reads them from Thinkific's REST API after the install, in the background,\n"+
 		"one site after the other. The simulated Thinkific answers each request in %v (--api-latency) and allows 120 a\n"+
-		"minute per site, so each import takes about %v: watch it on a dashboard's Connection page. Then learners,\n"+
-		"new ones and some of the past ones, go on through the courses, and Thinkific sends their webhooks.\n",
+		"minute per site, so each import takes about %v: watch it on a dashboard's Connection page. Then new\n"+
+		"learners enroll and go through the courses, and Thinkific sends their webhooks.\n",
 		len(schoolCourses), schoolChapters, schoolLearners, schoolEnrollments, o.APILatency, (time.Duration(importRequests()) * o.APILatency).Round(100*time.Millisecond))
 	var sites []*Site
 	for i, name := range demoSites[:o.Sites] {
 		s := &Site{Thinkific: double.AddSite(name)}
-		s.courses, s.resumable = seedSchool(s.Thinkific, o.Seed+uint64(i), time.Now())
+		s.courses = seedSchool(s.Thinkific, o.Seed+uint64(i), time.Now())
 		if err := installDemo(ctx, appURL, name); err != nil {
 			return nil, fmt.Errorf("demo: installing on %s: %w", name, err)
 		}
@@ -170,7 +169,7 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 	}
 	printLinks(stdout, a, sites)
 	// The learners play once the past is in, as on a site that installed Stride and then
-	// went on: their events about enrollments the import read move them on from there.
+	// went on.
 	fmt.Fprintln(stdout, "\nimporting each site's past from Thinkific...")
 	if err := waitImported(ctx, a, sites, stdout); err != nil {
 		if o.Exit {

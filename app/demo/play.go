@@ -143,38 +143,25 @@ func (p *player) report(done <-chan struct{}, total int) {
 	}
 }
 
-// learner makes one learner's history in one course of the school over the last 30 days:
-// most start, some finish, some stall for weeks, some drop off after a lesson or two. One
-// in four goes on with an enrollment from before the install, from where the import left
-// it; the others are the n-th new learner, enrolling. Learner and enrollment are the site's
-// catalog's, as they end up, so the REST API and the webhooks tell of the same enrollment.
+// learner makes the n-th new learner's history in one course of the school over the last
+// 30 days: most start, some finish, some stall for weeks, some drop off after a lesson or
+// two. The learner and the enrollment join the site's catalog as they end up, so the REST
+// API (a Re-import) and the webhooks tell of the same enrollment.
 func (p *player) learner(s *Site, n int, pair *int) []event {
 	site := s.Thinkific
 	now := time.Now().UTC()
 	begin := now.Add(-time.Duration(p.r.Int64N(int64(30 * 24 * time.Hour)))).Truncate(time.Millisecond)
-	var c demoCourse
-	var e thinkificdouble.Enrollment
-	resumed := len(s.resumable) > 0 && p.r.IntN(4) == 0
-	if resumed {
-		i := p.r.IntN(len(s.resumable))
-		e = s.resumable[i]
-		s.resumable = slices.Delete(s.resumable, i, i+1)
-		c = s.courses[slices.IndexFunc(s.courses, func(c demoCourse) bool { return c.id == e.CourseID })]
-	} else {
-		c = s.courses[p.r.IntN(len(s.courses))]
-	}
-	done := int(math.Round(e.Percentage * float64(len(c.contents)))) // contents completed before
-	left := len(c.contents) - done
+	c := s.courses[p.r.IntN(len(s.courses))]
 	var lessons int
 	switch kind := p.r.IntN(10); {
 	case kind < 3:
-		lessons = left // finishes
+		lessons = len(c.contents) // finishes
 	case kind < 5:
-		lessons = min(left, 1+p.r.IntN(2)) // drops off
-	case kind < 6 && !resumed:
+		lessons = 1 + p.r.IntN(2) // drops off
+	case kind < 6:
 		lessons = 0 // enrolled, never started
 	default:
-		lessons = min(left, 2+p.r.IntN(max(1, left-2)))
+		lessons = 2 + p.r.IntN(len(c.contents)-2)
 	}
 	var times []time.Time
 	for t := begin; len(times) < lessons; {
@@ -190,34 +177,19 @@ func (p *player) learner(s *Site, n int, pair *int) []event {
 		times = append(times, t)
 	}
 	percent := func(k int) float64 { return math.Round(1000*float64(k)/float64(len(c.contents))) / 10 }
-	finished := done+len(times) == len(c.contents)
+	finished := len(times) == len(c.contents)
+	u := site.AddUser(thinkificdouble.User{Email: fmt.Sprintf("learner%d@%s.example", schoolLearners+n, site.Subdomain()),
+		FirstName: demoNames[n%len(demoNames)], LastName: fmt.Sprint("L", n), CreatedAt: begin})
+	e := thinkificdouble.Enrollment{UserID: u.ID, CourseID: c.id, CreatedAt: begin, UpdatedAt: begin}
 	var doneAt time.Time
-	// The enrollment as it ends up.
-	end := func(e *thinkificdouble.Enrollment) {
-		if len(times) == 0 {
-			return
-		}
-		if e.StartedAt == nil {
-			e.StartedAt = &times[0]
-		}
-		e.UpdatedAt, e.Percentage = times[len(times)-1], percent(done+len(times))/100
-		if finished {
-			doneAt = times[len(times)-1].Add(time.Second)
-			e.Completed, e.CompletedAt, e.UpdatedAt = true, &doneAt, doneAt
-		}
+	if len(times) > 0 {
+		e.StartedAt, e.UpdatedAt, e.Percentage = &times[0], times[len(times)-1], percent(len(times))/100
 	}
-	var evs []event
-	if resumed {
-		if len(times) > 0 {
-			e, _ = site.UpdateEnrollment(e.ID, end)
-		}
-	} else {
-		u := site.AddUser(thinkificdouble.User{Email: fmt.Sprintf("learner%d@%s.example", schoolLearners+n, site.Subdomain()),
-			FirstName: demoNames[n%len(demoNames)], LastName: fmt.Sprint("L", n), CreatedAt: begin})
-		e = thinkificdouble.Enrollment{UserID: u.ID, CourseID: c.id, CreatedAt: begin, UpdatedAt: begin}
-		end(&e)
-		e = site.AddEnrollment(e)
+	if finished {
+		doneAt = times[len(times)-1].Add(time.Second)
+		e.Completed, e.CompletedAt, e.UpdatedAt = true, &doneAt, doneAt
 	}
+	e = site.AddEnrollment(e)
 
 	// Each event carries the enrollment as it stood then.
 	enrollment := func(pct float64, at time.Time) map[string]any {
@@ -233,13 +205,11 @@ func (p *player) learner(s *Site, n int, pair *int) []event {
 		}
 		return m
 	}
-	if !resumed {
-		evs = append(evs, p.event(s, stride.TopicEnrollmentCreated, begin, 0, enrollment(0, begin)))
-	}
-	before := percent(done)
+	evs := []event{p.event(s, stride.TopicEnrollmentCreated, begin, 0, enrollment(0, begin))}
+	before := 0.0
 	for k, t := range times {
-		lesson := c.contents[done+k]
-		after := percent(done + k + 1)
+		lesson := c.contents[k]
+		after := percent(k + 1)
 		*pair++
 		evs = append(evs,
 			p.event(s, stride.TopicLessonCompleted, t, *pair, site.LessonCompletedPayload(e.ID, lesson)),
@@ -248,7 +218,7 @@ func (p *player) learner(s *Site, n int, pair *int) []event {
 		p.steps.Add(1)
 		before = after
 	}
-	if finished && len(times) > 0 {
+	if finished {
 		evs = append(evs, p.event(s, stride.TopicEnrollmentCompleted, doneAt, 0, enrollment(100, doneAt)))
 	}
 	return evs

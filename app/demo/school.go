@@ -33,13 +33,12 @@ type demoCourse struct {
 
 // seedSchool gives a site its courses, chapters and contents, its learners and their
 // enrollments at mixed progress over the six months before the last one (the demo's
-// learners play the last one). It returns the courses, and the enrollments part way
-// through that a learner may go on with.
-func seedSchool(s *thinkificdouble.Site, seed uint64, now time.Time) (courses []demoCourse, resumable []thinkificdouble.Enrollment) {
+// learners play the last one), and returns the courses.
+func seedSchool(s *thinkificdouble.Site, seed uint64, now time.Time) []demoCourse {
 	cat := s.SeedHistory(thinkificdouble.HistorySpec{Seed: seed, Courses: len(schoolCourses), ChaptersPerCourse: schoolChapters,
 		LessonsPerChapter: schoolLessons, QuizEvery: schoolLessons, Learners: schoolLearners, Enrollments: schoolEnrollments,
 		From: now.AddDate(0, -7, 0), To: now.AddDate(0, -1, 0)})
-	courses = make([]demoCourse, len(cat.Courses))
+	courses := make([]demoCourse, len(cat.Courses))
 	index := map[int64]int{}
 	for i, c := range cat.Courses {
 		s.UpdateCourse(c.ID, func(c *thinkificdouble.Course) { c.Name = schoolCourses[i].name })
@@ -68,10 +67,5 @@ func seedSchool(s *thinkificdouble.Site, seed uint64, now time.Time) (courses []
 			}
 		}
 	}
-	for _, e := range cat.Enrollments {
-		if e.Percentage > 0 && e.Percentage < 1 && e.StartedAt != nil && e.ExpiryDate == nil {
-			resumable = append(resumable, e)
-		}
-	}
-	return courses, resumable
+	return courses
 }
