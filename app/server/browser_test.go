@@ -238,7 +238,7 @@ func TestBrowser(t *testing.T) {
 					setTimeout(check, 100);
 				})();
 			})`)
-			if done != "Done true" {
+			if done != "Done. true" {
 				t.Fatalf("the open page, after the import: %q", done)
 			}
 			for id, want := range map[string]string{"import-courses": "3", "import-lessons": "18", "import-enrollments": "40 of 40"} {
