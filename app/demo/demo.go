@@ -28,8 +28,11 @@ type Options struct {
 	Learners int
 	Speed    float64
 	Seed     uint64
-	DataDir  string
-	Exit     bool // stop once every event is delivered and applied (tests, CI)
+	// APILatency is how long the simulated Thinkific takes to answer each REST request:
+	// what paces the import the demo shows.
+	APILatency time.Duration
+	DataDir    string
+	Exit       bool // stop once every event is delivered and applied (tests, CI)
 	// Check, when set, runs against the live Stride before an Exit run stops (tests).
 	Check func(appURL, clientSecret string, sites []*Site) error
 }
@@ -45,7 +48,16 @@ type Stride interface {
 	Unapplied(ctx context.Context) (int64, error)
 	// LaunchURL opens a site's dashboard, signed as a launch from the Thinkific admin.
 	LaunchURL(subdomain, gid string) string
+	// Import tells where a site's import from Thinkific's REST API stands.
+	Import(ctx context.Context, subdomain string) (ImportState, error)
 	Close() error
+}
+
+// ImportState is where a site's import stands.
+type ImportState struct {
+	State                                   string // queued, running, waiting, done or failed; "" before any
+	Courses, Lessons, Enrollments, Requests int
+	LastError                               string
 }
 
 // Start wires Stride from an environment.
@@ -67,6 +79,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer, start Start) erro
 	fs.IntVar(&o.Learners, "learners", 40, "learners per site")
 	fs.Float64Var(&o.Speed, "speed", 3600, "how much faster than real time Thinkific's retries run")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed for repeatable learners and timings")
+	fs.DurationVar(&o.APILatency, "api-latency", 500*time.Millisecond, "how long the simulated Thinkific takes to answer each REST request (paces the import)")
 	fs.StringVar(&o.DataDir, "data", filepath.Join("data", "demo"), "where the demo's SQLite file goes (emptied at start)")
 	fs.BoolVar(&o.Exit, "exit", false, "stop when every event is delivered and applied, instead of running until Ctrl-C")
 	fs.Usage = func() {
@@ -79,8 +92,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer, start Start) erro
 		}
 		return err
 	}
-	if o.Sites < 1 || o.Sites > len(demoSites) || o.Learners < 1 || o.Speed <= 0 {
-		return fmt.Errorf("demo: --sites must be 1 to %d, --learners and --speed positive", len(demoSites))
+	if o.Sites < 1 || o.Sites > len(demoSites) || o.Learners < 1 || o.Speed <= 0 || o.APILatency < 0 {
+		return fmt.Errorf("demo: --sites must be 1 to %d, --learners and --speed positive, --api-latency not negative", len(demoSites))
 	}
 	_, err := Play(ctx, o, start, stdout)
 	return err
@@ -90,6 +103,7 @@ func Run(ctx context.Context, args []string, stdout io.Writer, start Start) erro
 type Site struct {
 	Thinkific *thinkificdouble.Site
 	Played    []Step // what its dashboard must show
+	courses   []demoCourse
 }
 
 // Play runs the demo with o and returns the sites it played.
@@ -99,7 +113,8 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 	clientID, clientSecret := "stride-demo", secret.RandomHex(24)
 
 	// Thinkific, played by the double, on a loopback port of its own.
-	double := thinkificdouble.New(thinkificdouble.Config{ClientID: clientID, ClientSecret: clientSecret})
+	// Its rate limit is Thinkific's 120 requests a minute per site, the budget Stride keeps to.
+	double := thinkificdouble.New(thinkificdouble.Config{ClientID: clientID, ClientSecret: clientSecret, RESTLatency: o.APILatency})
 	dl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -135,9 +150,16 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 	<-ready
 
 	fmt.Fprintf(stdout, "Stride demo: Stride at %s, a simulated Thinkific at %s\n", appURL, doubleURL)
+	fmt.Fprintf(stdout, "Each site is a school with a past: %d courses of %d chapters, %d learners and %d enrollments from the\n"+
+		"months before the install. Stride reads them from Thinkific's REST API after the install, in the background,\n"+
+		"one site after the other. The simulated Thinkific answers each request in %v (--api-latency) and allows 120 a\n"+
+		"minute per site, so each import takes about %v: watch it on a dashboard's Connection page. Then new\n"+
+		"learners enroll and go through the courses, and Thinkific sends their webhooks.\n",
+		len(schoolCourses), schoolChapters, schoolLearners, schoolEnrollments, o.APILatency, (time.Duration(importRequests()) * o.APILatency).Round(100*time.Millisecond))
 	var sites []*Site
-	for _, name := range demoSites[:o.Sites] {
+	for i, name := range demoSites[:o.Sites] {
 		s := &Site{Thinkific: double.AddSite(name)}
+		s.courses = seedSchool(s.Thinkific, o.Seed+uint64(i), time.Now())
 		if err := installDemo(ctx, appURL, name); err != nil {
 			return nil, fmt.Errorf("demo: installing on %s: %w", name, err)
 		}
@@ -146,6 +168,15 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 		sites = append(sites, s)
 	}
 	printLinks(stdout, a, sites)
+	// The learners play once the past is in, as on a site that installed Stride and then
+	// went on.
+	fmt.Fprintln(stdout, "\nimporting each site's past from Thinkific...")
+	if err := waitImported(ctx, a, sites, stdout); err != nil {
+		if o.Exit {
+			return sites, err
+		}
+		fmt.Fprintln(stdout, err)
+	}
 
 	p := newPlayer(o, stdout)
 	if err := p.play(ctx, sites); err != nil {
@@ -219,4 +250,37 @@ func waitApplied(ctx context.Context, a Stride) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// importRequests is about how many REST requests a school's import takes: the course list,
+// each course's chapter list and chapters, one page of enrollments.
+func importRequests() int { return 1 + len(schoolCourses)*(1+schoolChapters) + 1 }
+
+// waitImported waits until every site's import has ended, and says how each went.
+func waitImported(ctx context.Context, a Stride, sites []*Site, w io.Writer) error {
+	var failed []error
+	for _, s := range sites {
+		name := s.Thinkific.Subdomain()
+		for {
+			st, err := a.Import(ctx, name)
+			if err != nil {
+				return err
+			}
+			if st.State == "done" {
+				fmt.Fprintf(w, "imported %s from Thinkific: %d courses, %d lessons, %d enrollments, in %d API requests\n",
+					name, st.Courses, st.Lessons, st.Enrollments, st.Requests)
+				break
+			}
+			if st.State == "failed" {
+				failed = append(failed, fmt.Errorf("demo: the import of %s failed: %s", name, st.LastError))
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	return errors.Join(failed...)
 }

@@ -22,43 +22,6 @@ type Step struct {
 	Before, After           float64
 }
 
-type demoLesson struct {
-	id, chapter int64
-	name        string
-	chapterName string
-	position    int
-}
-
-type demoCourse struct {
-	id      int64
-	name    string
-	lessons []demoLesson
-}
-
-// demoCatalog is every simulated site's courses: chapters of lessons.
-func demoCatalog() []demoCourse {
-	shape := []struct {
-		name     string
-		chapters []string
-		per      int
-	}{
-		{"Photography Basics", []string{"Your camera", "Light", "Composition"}, 4},
-		{"Marketing 101", []string{"Foundations", "Channels"}, 5},
-	}
-	var out []demoCourse
-	for ci, s := range shape {
-		c := demoCourse{id: int64(100 + ci), name: s.name}
-		for chi, ch := range s.chapters {
-			for l := range s.per {
-				c.lessons = append(c.lessons, demoLesson{id: c.id*100 + int64(len(c.lessons)+1), chapter: c.id*10 + int64(chi+1),
-					name: fmt.Sprintf("%s, part %d", ch, l+1), chapterName: ch, position: l})
-			}
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 // event is one delivery to make: when it happened and what it says.
 type event struct {
 	site  *Site
@@ -87,7 +50,7 @@ func (p *player) play(ctx context.Context, sites []*Site) error {
 	pair := 0
 	for _, s := range sites {
 		for i := range p.o.Learners {
-			evs = append(evs, p.learner(s, int64(1000+i), &pair)...)
+			evs = append(evs, p.learner(s, i+1, &pair)...)
 		}
 	}
 	slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
@@ -180,40 +143,28 @@ func (p *player) report(done <-chan struct{}, total int) {
 	}
 }
 
-// learner makes one learner's history in one course over the last 30 days: most start, some
-// finish, some stall for weeks, some drop off after a lesson or two.
-func (p *player) learner(s *Site, id int64, pair *int) []event {
-	catalog := demoCatalog()
-	c := catalog[p.r.IntN(len(catalog))]
+// learner makes the n-th new learner's history in one course of the school over the last
+// 30 days: most start, some finish, some stall for weeks, some drop off after a lesson or
+// two. The learner and the enrollment join the site's catalog as they end up, so the REST
+// API (a Re-import) and the webhooks tell of the same enrollment.
+func (p *player) learner(s *Site, n int, pair *int) []event {
+	site := s.Thinkific
 	now := time.Now().UTC()
-	t := now.Add(-time.Duration(p.r.Int64N(int64(30 * 24 * time.Hour))))
+	begin := now.Add(-time.Duration(p.r.Int64N(int64(30 * 24 * time.Hour)))).Truncate(time.Millisecond)
+	c := s.courses[p.r.IntN(len(s.courses))]
 	var lessons int
 	switch kind := p.r.IntN(10); {
 	case kind < 3:
-		lessons = len(c.lessons) // finishes
+		lessons = len(c.contents) // finishes
 	case kind < 5:
 		lessons = 1 + p.r.IntN(2) // drops off
 	case kind < 6:
 		lessons = 0 // enrolled, never started
 	default:
-		lessons = 2 + p.r.IntN(len(c.lessons)-2)
+		lessons = 2 + p.r.IntN(len(c.contents)-2)
 	}
-	enrollment := id*1000 + c.id
-	user := map[string]any{"id": id, "email": fmt.Sprintf("learner%d@%s.example", id, s.Thinkific.Subdomain()),
-		"first_name": demoNames[int(id)%len(demoNames)], "last_name": fmt.Sprint("L", id)}
-	course := map[string]any{"id": c.id, "name": c.name}
-	enrollmentPayload := func(percent float64, at time.Time, completed bool) map[string]any {
-		m := map[string]any{"id": enrollment, "course": course, "course_id": c.id, "user": user,
-			"percentage_completed": fmt.Sprintf("%.1f", percent), "created_at": at.Format(time.RFC3339),
-			"activated_at": at.Format(time.RFC3339), "free_trial": false, "expiry_date": nil, "completed_at": nil}
-		if completed {
-			m["completed_at"] = at.Format(time.RFC3339)
-		}
-		return m
-	}
-	evs := []event{p.event(s, stride.TopicEnrollmentCreated, t, 0, enrollmentPayload(0, t, false))}
-	before := 0.0
-	for k := range lessons {
+	var times []time.Time
+	for t := begin; len(times) < lessons; {
 		// Realistic gaps: minutes within a sitting, days between sittings.
 		if p.r.IntN(3) == 0 {
 			t = t.Add(time.Duration(6+p.r.IntN(60)) * time.Hour)
@@ -223,20 +174,52 @@ func (p *player) learner(s *Site, id int64, pair *int) []event {
 		if t.After(now) {
 			break
 		}
-		l := c.lessons[k]
-		after := math.Round(1000*float64(k+1)/float64(len(c.lessons))) / 10
+		times = append(times, t)
+	}
+	percent := func(k int) float64 { return math.Round(1000*float64(k)/float64(len(c.contents))) / 10 }
+	finished := len(times) == len(c.contents)
+	u := site.AddUser(thinkificdouble.User{Email: fmt.Sprintf("learner%d@%s.example", schoolLearners+n, site.Subdomain()),
+		FirstName: demoNames[n%len(demoNames)], LastName: fmt.Sprint("L", n), CreatedAt: begin})
+	e := thinkificdouble.Enrollment{UserID: u.ID, CourseID: c.id, CreatedAt: begin, UpdatedAt: begin}
+	var doneAt time.Time
+	if len(times) > 0 {
+		e.StartedAt, e.UpdatedAt, e.Percentage = &times[0], times[len(times)-1], percent(len(times))/100
+	}
+	if finished {
+		doneAt = times[len(times)-1].Add(time.Second)
+		e.Completed, e.CompletedAt, e.UpdatedAt = true, &doneAt, doneAt
+	}
+	e = site.AddEnrollment(e)
+
+	// Each event carries the enrollment as it stood then.
+	enrollment := func(pct float64, at time.Time) map[string]any {
+		m := site.EnrollmentPayload(e.ID)
+		m["percentage_completed"] = fmt.Sprintf("%.1f", pct)
+		m["updated_at"] = thinkificdouble.Stamp(at)
+		m["started_at"], m["completed_at"] = nil, nil
+		if e.StartedAt != nil && !at.Before(*e.StartedAt) {
+			m["started_at"] = thinkificdouble.Stamp(*e.StartedAt)
+		}
+		if finished && !at.Before(doneAt) {
+			m["completed_at"] = thinkificdouble.Stamp(doneAt)
+		}
+		return m
+	}
+	evs := []event{p.event(s, stride.TopicEnrollmentCreated, begin, 0, enrollment(0, begin))}
+	before := 0.0
+	for k, t := range times {
+		lesson := c.contents[k]
+		after := percent(k + 1)
 		*pair++
 		evs = append(evs,
-			p.event(s, stride.TopicLessonCompleted, t, *pair, map[string]any{"chapter": map[string]any{"id": l.chapter, "name": l.chapterName},
-				"course": course, "enrollment": map[string]any{"id": enrollment}, "user": user,
-				"lesson": map[string]any{"id": l.id, "name": l.name, "position": l.position, "type": "Video"}}),
-			p.event(s, stride.TopicEnrollmentProgress, t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollmentPayload(after, t, false)))
-		s.Played = append(s.Played, Step{Learner: id, Course: c.id, Lesson: l.id, At: t.Truncate(time.Millisecond), Before: before, After: after})
+			p.event(s, stride.TopicLessonCompleted, t, *pair, site.LessonCompletedPayload(e.ID, lesson)),
+			p.event(s, stride.TopicEnrollmentProgress, t.Add(time.Duration(p.r.IntN(40))*time.Millisecond), *pair, enrollment(after, t)))
+		s.Played = append(s.Played, Step{Learner: e.UserID, Course: c.id, Lesson: lesson, At: t.Truncate(time.Millisecond), Before: before, After: after})
 		p.steps.Add(1)
 		before = after
-		if k == len(c.lessons)-1 {
-			evs = append(evs, p.event(s, stride.TopicEnrollmentCompleted, t.Add(time.Second), 0, enrollmentPayload(100, t.Add(time.Second), true)))
-		}
+	}
+	if finished {
+		evs = append(evs, p.event(s, stride.TopicEnrollmentCompleted, doneAt, 0, enrollment(100, doneAt)))
 	}
 	return evs
 }

@@ -96,9 +96,15 @@ func (im *Importer) Drain(ctx context.Context) int {
 	return n
 }
 
+// Claim leases the site's import if it is due and no live process holds it, for Run1;
+// nil otherwise. With siteID 0 it takes the one asked for first.
+func (im *Importer) Claim(ctx context.Context, siteID int64) (*store.Import, error) {
+	return im.db.ClaimImport(ctx, siteID, im.clock.Now().Add(lease))
+}
+
 // once runs one due import or course re-read and reports whether there was one.
 func (im *Importer) once(ctx context.Context) bool {
-	imp, err := im.db.ClaimImport(ctx, 0, im.clock.Now().Add(lease))
+	imp, err := im.Claim(ctx, 0)
 	if err != nil {
 		if ctx.Err() == nil {
 			im.log.Error("claiming an import", "err", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
+	"github.com/strideapp/stride/app/thinkificdouble"
 )
 
 const (
@@ -42,13 +43,16 @@ const reportViolations = `document.addEventListener("securitypolicyviolation", f
 });`
 
 // TestBrowser drives Debian's chromium through launch → overview → course → learner →
-// export against Stride over real HTTP, asserts what is on screen, and saves a screenshot of
+// export → connection (an import running, then done) against Stride over real HTTP, asserts what is on screen, and saves a screenshot of
 // each page. The admin's steps share one tab, as a visit does: each starts where the last one
 // left it. What the pages write to the console is asserted once at the end, so an error on
 // one page does not hide what the later steps would find.
 func TestBrowser(t *testing.T) {
 	bin := chromiumPath(t)
 	h := testkit.New(t, "")
+	// The school's past, which the import reads at the Connection step.
+	h.Site.SeedHistory(thinkificdouble.HistorySpec{Seed: 9, Courses: 3, ChaptersPerCourse: 2, LessonsPerChapter: 3, QuizEvery: 3,
+		Learners: 30, Enrollments: 40})
 	seedSite(t, h, "acme")
 	// The admin sent Thinkific's test event, and one delivery came twice.
 	testEvent := bytes.Replace(testkit.Published(t, "enrollment.created.json"), []byte(`"tenant_id":"59"`), []byte(`"tenant_id":"1001"`), 1)
@@ -196,14 +200,70 @@ func TestBrowser(t *testing.T) {
 					t.Fatalf("the delivery log lacks %q", want)
 				}
 			}
-			admin.screenshot(t, shots, "connection")
+			if state := run(t, admin, "import state", chromedp.Text(chromedp.CSS("#import-state"))); !strings.HasPrefix(strings.TrimSpace(state), "Queued") {
+				t.Fatalf("before the import runs: %q", state)
+			}
 			narrow := newTab(t, chrome, console)
 			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
-			narrow.open(t, "the connection page", 200, chromedp.Navigate(h.URL+"/connection"))
-			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
-				wide := eval[[]string](t, narrow, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 40))`)
-				t.Fatalf("the connection page scrolls sideways at 420px: document %vpx, body %vpx wide; wide: %q", w[0], w[1], wide)
+			noSidewaysScroll := func() {
+				t.Helper()
+				if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
+					wide := eval[[]string](t, narrow, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + ": " + e.textContent.slice(0, 40))`)
+					t.Fatalf("the connection page scrolls sideways at 420px: document %vpx, body %vpx wide; wide: %q", w[0], w[1], wide)
+				}
 			}
+
+			// The import, seen half way through its lessons; then the admin's page, left
+			// open, shows it done by itself (its script fetches the section again).
+			ctx := context.Background()
+			imp, err := h.Importer.Claim(ctx, h.MustSite().ID)
+			if err != nil || imp == nil {
+				t.Fatalf("claim: %v %v", imp, err)
+			}
+			seen := false
+			err = h.Importer.Run1(ctx, imp, func(st store.Import) {
+				if seen || st.Phase != store.PhaseCurricula || st.CursorID == 0 {
+					return
+				}
+				seen = true
+				admin.open(t, "the connection page while importing", 200, chromedp.Navigate(h.URL+"/connection"))
+				state := strings.Join(strings.Fields(run(t, admin, "import state", chromedp.Text(chromedp.CSS("#import-state")))), " ")
+				if state != "Running: reading lessons of course 2 of 3." {
+					t.Fatalf("while importing: %q", state)
+				}
+				if !eval[bool](t, admin, `(p => p !== null && p.value === 1 && p.max === 3 && p.getBoundingClientRect().width > 0)(document.querySelector("#import progress"))`) {
+					t.Fatal("no progress bar at 1 of 3 courses")
+				}
+				run(t, admin, "mark the page", chromedp.Evaluate[any](`window.stayed = true`))
+				admin.screenshot(t, shots, "connection-importing")
+				narrow.open(t, "the connection page while importing", 200, chromedp.Navigate(h.URL+"/connection"))
+				noSidewaysScroll()
+				narrow.screenshot(t, shots, "connection-importing-420")
+			})
+			if err != nil || !seen {
+				t.Fatalf("import: %v (seen running: %v)", err, seen)
+			}
+			done := eval[string](t, admin, `new Promise((ok, fail) => {
+				const t0 = Date.now();
+				(function check() {
+					const s = document.getElementById("import-state");
+					if (s && s.textContent.trim().startsWith("Done")) return ok(s.textContent.trim().split(/\s+/)[0] + " " + window.stayed);
+					if (Date.now() - t0 > 8000) return fail("still " + (s && s.textContent.trim()));
+					setTimeout(check, 100);
+				})();
+			})`)
+			if done != "Done. true" {
+				t.Fatalf("the open page, after the import: %q", done)
+			}
+			for id, want := range map[string]string{"import-courses": "3", "import-lessons": "18", "import-enrollments": "40 of 40"} {
+				wantText(t, admin, "#"+id, want)
+			}
+			if n := eval[int](t, admin, `document.querySelectorAll("form[action='/connection/reimport'] button").length`); n != 1 {
+				t.Fatalf("%d Re-import buttons once the import is done", n)
+			}
+			admin.screenshot(t, shots, "connection")
+			narrow.open(t, "the connection page", 200, chromedp.Navigate(h.URL+"/connection"))
+			noSidewaysScroll()
 			narrow.screenshot(t, shots, "connection-420")
 			console.file("connection")
 		}},

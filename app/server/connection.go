@@ -23,10 +23,11 @@ type connectionPage struct {
 	*store.Connection
 	Quiet    bool
 	Replayed bool
+	Import   *importSection
 }
 
-// handleConnection shows how Thinkific reaches Stride: webhooks, the last event, the
-// delivery log with replay.
+// handleConnection shows how Thinkific reaches Stride: the import, webhooks, the last
+// event, the delivery log with replay.
 func (s *Server) handleConnection(c echo.Context) error {
 	site, v := siteOf(c), viewOf(c)
 	ctx := c.Request().Context()
@@ -44,12 +45,20 @@ func (s *Server) handleConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	notice := c.QueryParam("reimport")
+	if notice != "queued" && notice != "busy" {
+		notice = ""
+	}
+	imp, err := s.importSection(ctx, v, notice)
+	if err != nil {
+		return err
+	}
 	since := site.InstalledAt
 	if conn.LastEventAt != nil {
 		since = *conn.LastEventAt
 	}
 	return s.render(c, http.StatusOK, "connection.html", connectionPage{page: page{site, "connection"}, Webhooks: hooks, Missing: missing,
-		Deliveries: log, Connection: conn, Quiet: now.Sub(since) > quietAfter, Replayed: c.QueryParam("replayed") != ""})
+		Deliveries: log, Connection: conn, Quiet: now.Sub(since) > quietAfter, Replayed: c.QueryParam("replayed") != "", Import: imp})
 }
 
 // webhooksByTopic lists every topic Stride needs with what is recorded of it, and the

@@ -51,7 +51,7 @@ func (s *Server) handleOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	imp, err := v.Import(ctx)
+	imp, err := v.History(ctx)
 	if err != nil {
 		return err
 	}

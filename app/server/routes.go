@@ -43,6 +43,7 @@ func (s *Server) routes() {
 	site.GET("/learners/:id", s.handleLearner)
 	site.GET("/connection", s.handleConnection)
 	site.POST("/deliveries/:id/replay", s.handleReplay)
+	site.POST("/connection/reimport", s.handleReimport)
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 	site.GET("/export/lessons.csv", s.handleExportLessons)

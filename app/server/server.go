@@ -32,11 +32,13 @@ type Server struct {
 	db       *store.DB
 	install  *install.Service
 	receiver *ingest.Receiver
-	clock    stride.Clock
-	log      *slog.Logger
-	pages    map[string]*template.Template
-	cookies  []securecookie.Codec // current SECRET_KEY first, then SECRET_KEY_PREVIOUS
-	secure   bool                 // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
+	// wakeImporter tells the importer a person asked for an import; nil when none runs.
+	wakeImporter func()
+	clock        stride.Clock
+	log          *slog.Logger
+	pages        map[string]*template.Template
+	cookies      []securecookie.Codec // current SECRET_KEY first, then SECRET_KEY_PREVIOUS
+	secure       bool                 // APP_URL is https: cookies are Secure, sessions work inside the admin iframe
 }
 
 // Deps are the parts the server drives.
@@ -44,8 +46,10 @@ type Deps struct {
 	DB       *store.DB
 	Install  *install.Service
 	Receiver *ingest.Receiver
-	Clock    stride.Clock
-	Log      *slog.Logger
+	// WakeImporter tells the importer a person asked for an import (the importer's Wake).
+	WakeImporter func()
+	Clock        stride.Clock
+	Log          *slog.Logger
 }
 
 // New builds the server; it fails when a template does not parse.
@@ -63,7 +67,7 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		c.(*securecookie.SecureCookie).MaxAge(int(sessionTTL / time.Second))
 	}
 	s := &Server{
-		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, clock: d.Clock, log: d.Log,
+		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, wakeImporter: d.WakeImporter, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
 	}
 	s.echo.HideBanner, s.echo.HidePort = true, true

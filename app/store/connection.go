@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
 	"github.com/strideapp/stride/app/stride"
 )
 
@@ -52,4 +55,51 @@ func (v *SiteView) Connection(ctx context.Context) (*Connection, error) {
 		c.LastEventAt = &last[0].ReceivedAt
 	}
 	return c, nil
+}
+
+// ImportStatus is the site's import as the connection page shows it.
+type ImportStatus struct {
+	Import
+	// CoursesLeft is, while curricula are read, how many listed courses still have their
+	// chapters and contents to read.
+	CoursesLeft int
+}
+
+// Import reads the site's import; ENOTFOUND when none was ever asked for.
+func (v *SiteView) Import(ctx context.Context) (*ImportStatus, error) {
+	var st ImportStatus
+	if err := v.db.reader(ctx).Where("site_id = ?", v.siteID).Take(&st.Import).Error; err != nil {
+		return nil, dbError(err, "import")
+	}
+	if st.Phase == PhaseCurricula && st.StartedAt != nil {
+		var n int64
+		err := v.db.reader(ctx).Table("courses").Where(curriculumToRead, v.siteID, st.StartedAt.UTC(), st.CursorID).Count(&n).Error
+		if err != nil {
+			return nil, dbError(err, "courses")
+		}
+		st.CoursesLeft = int(n)
+	}
+	return &st, nil
+}
+
+// Reimport asks for a full import of the site, as a person does with "Re-import": every
+// course and every enrollment read again. While one is queued or running it refuses
+// (ECONFLICT); one waiting to retry after a failure starts over now.
+func (v *SiteView) Reimport(ctx context.Context) error {
+	err := v.db.tx(ctx, func(tx *gorm.DB) error {
+		q := tx.Where("site_id = ?", v.siteID)
+		if v.db.postgres {
+			// Two clicks at once: the second waits for the first and then sees it queued.
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var cur []Import
+		if err := q.Find(&cur).Error; err != nil {
+			return err
+		}
+		if len(cur) == 1 && (cur[0].State == ImportQueued || cur[0].State == ImportRunning) {
+			return stride.Errorf(stride.ECONFLICT, "An import of this site is already %s: Re-import is possible once it has ended.", cur[0].State)
+		}
+		return queueImport(tx, v.siteID, true, v.db.now())
+	})
+	return dbError(err, "import")
 }

@@ -7,6 +7,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/strideapp/stride/app/stride"
 )
 
 // Import states. An import is queued by an install or a person, running while a process
@@ -110,6 +112,14 @@ func (db *DB) ImportOf(ctx context.Context, siteID int64) (*Import, error) {
 	return &imp, dbError(err, "import")
 }
 
+// RetryImportNow makes a site's import that waits to retry after a failure due now, from
+// its cursor: a person asked for it (stride import).
+func (db *DB) RetryImportNow(ctx context.Context, siteID int64) error {
+	err := db.write(ctx).Model(&Import{}).Where("site_id = ? AND state = ?", siteID, ImportWaiting).
+		Update("next_attempt_at", db.now()).Error
+	return dbError(err, "import")
+}
+
 // importDue is the condition for an import a process may take: asked for, due, and not
 // leased by a live process.
 const importDue = "state IN ('queued', 'running', 'waiting') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)"
@@ -180,7 +190,9 @@ func (db *DB) FinishImport(ctx context.Context, imp *Import) error {
 // failed for good when retryAt is nil. Its cursor stays, so a retry resumes.
 func (db *DB) ImportStopped(ctx context.Context, imp *Import, cause error, retryAt *time.Time) error {
 	now := db.now()
-	vals := map[string]any{"state": ImportFailed, "lease_until": nil, "last_error": errorText(cause), "attempts": imp.Attempts + 1,
+	// The Connection page shows it: the words meant for a person, not the cause's details
+	// (the importer logs those).
+	vals := map[string]any{"state": ImportFailed, "lease_until": nil, "last_error": logText(stride.ErrorMessage(cause)), "attempts": imp.Attempts + 1,
 		"requests": imp.Requests, "finished_at": now}
 	if retryAt != nil {
 		vals["state"], vals["next_attempt_at"], vals["finished_at"] = ImportWaiting, retryAt.UTC(), nil
@@ -221,11 +233,15 @@ func (db *DB) SaveCourses(ctx context.Context, siteID int64, courses []CatalogCo
 	return dbError(err, "courses")
 }
 
+// curriculumToRead is the condition for a course whose curriculum an import still has to
+// read: listed at or after the import's start, above its cursor, not deleted.
+const curriculumToRead = "site_id = ? AND listed_at >= ? AND id > ? AND deleted_at IS NULL"
+
 // ListedCourses is the ids of a site's courses REST listed at or after since, above
 // afterID, in id order: the curricula an import still has to read.
 func (db *DB) ListedCourses(ctx context.Context, siteID int64, since time.Time, afterID int64) ([]int64, error) {
 	var ids []int64
-	err := db.reader(ctx).Table("courses").Where("site_id = ? AND listed_at >= ? AND id > ? AND deleted_at IS NULL", siteID, since.UTC(), afterID).
+	err := db.reader(ctx).Table("courses").Where(curriculumToRead, siteID, since.UTC(), afterID).
 		Order("id").Pluck("id", &ids).Error
 	return ids, dbError(err, "courses")
 }

@@ -197,6 +197,11 @@ func (s *Site) AddChapter(ch Chapter) Chapter {
 	return ch
 }
 
+// UpdateChapter edits a chapter in place (rename, move) and reports whether it exists.
+func (s *Site) UpdateChapter(id int64, edit func(*Chapter)) (Chapter, bool) {
+	return change(s.d, func() []*Chapter { return s.cat.chapters }, id, edit)
+}
+
 // AddContent adds a content to its chapter; a zero ID is assigned, a zero Position puts
 // it after the chapter's other contents, and Type defaults to "Lesson". Like Thinkific, it
 // sends no course.updated. It panics on an unknown chapter.

@@ -32,6 +32,10 @@ type Config struct {
 	// RateLimitPerMinute is per site over any 60 s, the Webhooks and REST APIs together;
 	// 0 means 120, negative turns it off.
 	RateLimitPerMinute int
+	// RESTLatency is how long each REST Admin API request takes to answer, as over the
+	// internet: the demo sets it so that an import takes long enough to watch. 0 answers
+	// at once; the Webhooks API always does.
+	RESTLatency time.Duration
 	// OneWebhookPerTopic makes a second webhook of a site with the same topic a 422
 	// {"errors":{"topic":"has already been taken"}}. Thinkific is documented to keep one per
 	// topic but not how it refuses a second, so it is off by default.

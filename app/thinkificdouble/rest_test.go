@@ -315,3 +315,25 @@ func TestRESTFaults(t *testing.T) {
 		t.Errorf("%d API requests counted, want %d: faulted ones count too", n, len(steps))
 	}
 }
+
+// With RESTLatency the REST Admin API answers after it; the Webhooks API at once.
+func TestRESTLatency(t *testing.T) {
+	f := newFixture(t, Config{RESTLatency: 150 * time.Millisecond})
+	f.d.AddSite("acme")
+	access, _ := f.install(t, "acme")
+	for _, tc := range []struct {
+		path     string
+		min, max time.Duration
+	}{
+		{"/api/public/v1/courses", 150 * time.Millisecond, time.Second},
+		{"/api/v2/webhooks", 0, 100 * time.Millisecond},
+	} {
+		start := time.Now()
+		if status, _, raw := f.api(t, "GET", tc.path, access, nil); status != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", tc.path, status, raw)
+		}
+		if took := time.Since(start); took < tc.min || took > tc.max {
+			t.Errorf("GET %s took %v, want %v to %v", tc.path, took, tc.min, tc.max)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/strideapp/stride/app/internal/loopback"
 	"github.com/strideapp/stride/app/stride"
@@ -62,6 +63,13 @@ func (d *Double) validTarget(target string) bool {
 // told apart by site. The handler runs holding d.mu.
 func (d *Double) api(h func(http.ResponseWriter, *http.Request, *accessToken)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if d.cfg.RESTLatency > 0 && strings.HasPrefix(r.URL.Path, "/api/public/") {
+			select {
+			case <-time.After(d.cfg.RESTLatency):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		tok, problem := d.bearer(r)

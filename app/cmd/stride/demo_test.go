@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,15 +15,15 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/demo"
-	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/server"
+	"github.com/strideapp/stride/app/stride"
 )
 
 // A short seeded demo, headless: every learner step the double played is in the site's
 // steps.csv exactly once, paired with its progress (from → to), and nothing else is.
 func TestDemo(t *testing.T) {
 	var out bytes.Buffer
-	o := demo.Options{Addr: "127.0.0.1:0", Sites: 2, Learners: 12, Speed: 1e6, Seed: 7, DataDir: t.TempDir(), Exit: true}
+	o := demo.Options{Addr: "127.0.0.1:0", Sites: 2, Learners: 12, Speed: 1e6, Seed: 7, APILatency: 5 * time.Millisecond, DataDir: t.TempDir(), Exit: true}
 	o.Check = func(appURL, secret string, sites []*demo.Site) error {
 		for _, s := range sites {
 			jar, _ := cookiejar.New(nil)
@@ -65,7 +66,8 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if len(sites) != 2 || !strings.Contains(out.String(), fmt.Sprintf("installed on demo-academy through OAuth; %d webhooks registered", len(stride.WebhookTopics))) {
+	if len(sites) != 2 || !strings.Contains(out.String(), fmt.Sprintf("installed on demo-academy through OAuth; %d webhooks registered", len(stride.WebhookTopics))) ||
+		!regexp.MustCompile(`imported photo-school from Thinkific: 3 courses, 60 lessons, 150 enrollments, in 20 API requests`).MatchString(out.String()) {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	t.Logf("demo with %d and %d steps took %v", len(sites[0].Played), len(sites[1].Played), time.Since(start))

@@ -39,6 +39,7 @@ var commands = map[string]struct {
 	"worker":      {"background work only (events, webhook sweep), for a worker dyno", worker},
 	"migrate":     {"apply database migrations (Heroku release phase)", migrate},
 	"demo":        {"Stride against a simulated Thinkific on the embedded database: installs, learners, dashboard", runDemo},
+	"import":      {"read one site's courses and enrollments from Thinkific now (--subdomain S [--full]), with progress", importSite},
 	"simulate":    {"send signed test events (modes: one, journey, duplicates, bad-signature, replay) to a running Stride", simulate.Run},
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench.Run},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
@@ -151,7 +152,7 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 // serve answers HTTP on l, with the background work beside it, until ctx ends; ready (may
 // be nil) is called once requests are being taken.
 func (a *app) Serve(ctx context.Context, l net.Listener, ready func()) error {
-	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Clock: stride.SystemClock{}, Log: a.log})
+	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, WakeImporter: a.importer.Wake, Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
 	}
@@ -233,6 +234,19 @@ func (a *app) Unapplied(ctx context.Context) (int64, error) { return a.db.Unappl
 
 func (a *app) LaunchURL(subdomain, gid string) string {
 	return server.LaunchURL(a.cfg.AppURL.String(), a.cfg.ClientSecret, subdomain, gid, time.Now())
+}
+
+func (a *app) Import(ctx context.Context, subdomain string) (demo.ImportState, error) {
+	site, err := a.db.SiteBySubdomain(ctx, subdomain)
+	if err != nil {
+		return demo.ImportState{}, err
+	}
+	imp, err := a.db.ImportOf(ctx, site.ID)
+	if err != nil || imp == nil {
+		return demo.ImportState{}, err
+	}
+	return demo.ImportState{State: imp.State, Courses: imp.Courses, Lessons: imp.Lessons, Enrollments: imp.Enrollments,
+		Requests: imp.Requests, LastError: imp.LastError}, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }

@@ -135,7 +135,13 @@ func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *in
 	inst := h.newInstall(cfg, db)
 	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, h.Clock, log)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, h.Clock, log, nil)
-	srv, err := server.New(cfg, server.Deps{DB: db, Install: inst, Receiver: receiver, Clock: h.Clock, Log: log})
+	// A Re-import wakes the harness's importer, which tests drain when they choose.
+	wake := func() {
+		if h.Importer != nil {
+			h.Importer.Wake()
+		}
+	}
+	srv, err := server.New(cfg, server.Deps{DB: db, Install: inst, Receiver: receiver, WakeImporter: wake, Clock: h.Clock, Log: log})
 	if err != nil {
 		h.T.Fatal(err)
 	}
