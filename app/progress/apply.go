@@ -168,8 +168,17 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 	// In order (the usual case) the enrollment's percentage is where this step moved from,
 	// and no later progress exists: no need to look for neighbours.
 	inOrder := before != nil && before.PercentAt != nil && before.PercentAt.Before(at)
+	if inOrder && before.FromImport() && *before.ImportedPercent == *u.Percent {
+		// The import read the enrollment after this step happened (REST's updated_at comes
+		// a moment before the event's time): the step did not move from that reading.
+		inOrder = false
+	}
 	if inOrder && !h.BeforeGiven {
 		h.PercentBefore = &before.Percent
+	}
+	var snap *snapshot
+	if before != nil && before.ImportedAsOf != nil && before.ImportedPercent != nil {
+		snap = &snapshot{percent: *before.ImportedPercent, asOf: *before.ImportedAsOf}
 	}
 	// The learner's first progress in the course (no enrollment of theirs in it has held a
 	// percentage): no step is stored before or after it, and it moved from 0 if the
@@ -179,7 +188,7 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 		zero := 0.0
 		h.PercentBefore = &zero
 	}
-	return w.addHalf(s, j, h, inOrder || first)
+	return w.addHalf(s, j, h, inOrder || first, snap)
 }
 
 func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *events.LessonCompleted) error {
@@ -203,7 +212,7 @@ func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *ev
 			return err
 		}
 	}
-	return w.addHalf(s, j, h, false)
+	return w.addHalf(s, j, h, false, nil)
 }
 
 func learnerOf(u events.User) store.Learner {

@@ -11,7 +11,7 @@ import (
 // addHalf stores one half of a learner step, settles the percentages it moved between, and
 // re-pairs the halves around it. A half already stored (a replay) changes nothing. settled
 // says the caller already knows where a progress half moved from and that none follows it.
-func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) error {
+func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool, imported *snapshot) error {
 	// A half that needs nothing looked up is inserted with the batch's others.
 	if h.Kind == store.HalfLesson || settled {
 		_, err := s.AddHalf(h, true)
@@ -20,7 +20,7 @@ func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) e
 	var next *store.Half
 	if h.Kind == store.HalfProgress && !settled {
 		var err error
-		if next, err = w.settleBefore(s, h); err != nil {
+		if next, err = w.settleBefore(s, h, imported); err != nil {
 			return err
 		}
 	}
@@ -38,21 +38,39 @@ func (w *Worker) addHalf(s *store.SiteTx, j *job, h *store.Half, settled bool) e
 	return nil
 }
 
-// settleBefore sets where a progress step moved from — the previous progress by event time,
-// or 0 when the enrollment began before it — and returns the progress step after it.
-func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half) (next *store.Half, err error) {
+// snapshot is an enrollment's percentage as Thinkific's REST API read it, as of a time.
+type snapshot struct {
+	percent float64
+	asOf    time.Time
+}
+
+// settleBefore sets where a progress step moved from — the latest thing known before it:
+// the previous progress step by event time, or the import's reading when that is newer, or
+// 0 when the enrollment began before it and nothing else is known — and returns the
+// progress step after it. A reading that already shows this step's percentage was taken
+// after the step: the step moved from the progress before it, or from an unknown point.
+func (w *Worker) settleBefore(s *store.SiteTx, h *store.Half, imported *snapshot) (next *store.Half, err error) {
 	if !h.BeforeGiven {
 		prev, err := s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, 0, false)
 		if err != nil {
 			return nil, err
 		}
-		if prev != nil {
+		read := imported != nil && !imported.asOf.After(h.OccurredAt) && (prev == nil || imported.asOf.After(prev.OccurredAt))
+		switch {
+		case read && imported.percent != *h.PercentAfter:
+			v := imported.percent
+			h.PercentBefore = &v
+		case prev != nil:
 			h.PercentBefore = prev.PercentAfter
-		} else if ok, err := s.EnrolledBefore(h.LearnerID, h.CourseID, h.OccurredAt); err != nil {
-			return nil, err
-		} else if ok {
-			zero := 0.0
-			h.PercentBefore = &zero
+		case read:
+			// Moved from somewhere below the reading, before the import: unknown.
+		default:
+			if ok, err := s.EnrolledBefore(h.LearnerID, h.CourseID, h.OccurredAt); err != nil {
+				return nil, err
+			} else if ok {
+				zero := 0.0
+				h.PercentBefore = &zero
+			}
 		}
 	}
 	return s.NeighbourProgress(h.LearnerID, h.CourseID, h.OccurredAt, 0, true)

@@ -91,8 +91,8 @@ func (w *WorkTx) Prefetch(keys []EnrollmentKey) error {
 		SiteID, ID int64
 		EnrollmentState
 	}
-	q, args := w.db.keyed(`SELECT e.site_id, e.id, e.percent, e.percent_at, e.completed_at, e.enrolled_at, e.seen_at
-		FROM enrollments e`, []string{"site_id", "id"}, sites, ids)
+	q, args := w.db.keyed(`SELECT e.site_id, e.id, e.percent, e.percent_at, e.completed_at, e.enrolled_at, e.seen_at,
+		e.imported_percent, e.imported_as_of FROM enrollments e`, []string{"site_id", "id"}, sites, ids)
 	err := w.tx.Raw(q, args...).Scan(&rows).Error
 	for i := range rows {
 		w.states[EnrollmentKey{rows[i].SiteID, rows[i].ID}] = &rows[i].EnrollmentState

@@ -29,6 +29,15 @@ type EnrollmentState struct {
 	CompletedAt *time.Time
 	EnrolledAt  *time.Time
 	SeenAt      time.Time // event time of the newest event applied
+	// What Thinkific's REST API said the percentage was, as of its updated_at.
+	ImportedPercent *float64
+	ImportedAsOf    *time.Time
+}
+
+// FromImport reports whether the enrollment's percentage is the import's reading: no
+// event newer than it has moved it.
+func (st *EnrollmentState) FromImport() bool {
+	return st != nil && st.PercentAt != nil && st.ImportedAsOf != nil && st.ImportedPercent != nil && st.PercentAt.Equal(*st.ImportedAsOf)
 }
 
 // after is the state once an event at time at is merged in, by the rules the enrollments
@@ -36,13 +45,12 @@ type EnrollmentState struct {
 // kept once known, and a completion date is replaced only by a newer event's.
 func (st *EnrollmentState) after(e Enrollment, at time.Time) *EnrollmentState {
 	if st == nil {
-		out := &EnrollmentState{EnrolledAt: e.EnrolledAt, CompletedAt: e.CompletedAt, SeenAt: at}
-		if e.Percent != nil {
-			out.Percent, out.PercentAt = *e.Percent, &at
-		}
-		return out
+		st = &EnrollmentState{SeenAt: at}
 	}
 	out := *st
+	if e.Imported && e.Percent != nil && (st.ImportedAsOf == nil || !at.Before(*st.ImportedAsOf)) {
+		out.ImportedPercent, out.ImportedAsOf = e.Percent, &at
+	}
 	if e.Percent != nil && (st.PercentAt == nil || !at.Before(*st.PercentAt)) {
 		out.Percent, out.PercentAt = *e.Percent, &at
 	}
@@ -116,7 +124,7 @@ func (w *WorkTx) enrollment(key EnrollmentKey) (*EnrollmentState, error) {
 		return st, nil
 	}
 	var rows []EnrollmentState
-	err := w.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at, seen_at FROM enrollments WHERE site_id = ? AND id = ?",
+	err := w.tx.Raw("SELECT percent, percent_at, completed_at, enrolled_at, seen_at, imported_percent, imported_as_of FROM enrollments WHERE site_id = ? AND id = ?",
 		key.SiteID, key.ID).Scan(&rows).Error
 	if err != nil {
 		return nil, err
