@@ -130,19 +130,8 @@ func (w *Worker) applyEnrollment(s *store.SiteTx, j *job, ev *events.Envelope, e
 		u.Activity = true
 	case "completed":
 		u.Activity = true
-		if u.Percent == nil {
-			full := 100.0
-			u.Percent = &full
-		}
 	}
-	// Completed means the whole course: a completed_at beside a lower percentage (as in
-	// Thinkific's test deliveries) is not a completion.
-	switch {
-	case u.Percent == nil || *u.Percent < 100:
-		u.CompletedAt = nil
-	case u.CompletedAt == nil:
-		u.CompletedAt = &at
-	}
+	settleCompletion(&u, ev.Action == "completed", at)
 	// What the batch knows of the learner's journey in the course before this event.
 	journey := s.Journey(learner, course)
 	before, err := s.ApplyEnrollment(u, at)
@@ -213,6 +202,23 @@ func (w *Worker) applyLesson(s *store.SiteTx, j *job, ev *events.Envelope, l *ev
 		}
 	}
 	return w.addHalf(s, j, h, false, nil)
+}
+
+// settleCompletion makes an enrollment's percentage and completion agree. Completed means
+// the whole course: a completion that names no percentage is at 100, and a completed_at
+// beside a lower percentage (as in Thinkific's test deliveries) is not a completion; a
+// completion at 100 without a date happened at the event's time.
+func settleCompletion(u *store.Enrollment, completed bool, at time.Time) {
+	if u.Percent == nil && completed {
+		full := 100.0
+		u.Percent = &full
+	}
+	switch {
+	case u.Percent == nil || *u.Percent < 100:
+		u.CompletedAt = nil
+	case u.CompletedAt == nil:
+		u.CompletedAt = &at
+	}
 }
 
 func learnerOf(u events.User) store.Learner {

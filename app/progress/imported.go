@@ -64,17 +64,7 @@ func (w *Worker) ApplyImported(ctx context.Context, siteID int64, page []Importe
 		if u.EnrolledAt == nil {
 			u.EnrolledAt = e.ActivatedAt
 		}
-		if u.Percent == nil && e.Completed {
-			full := 100.0
-			u.Percent = &full
-		}
-		// Completed means the whole course, as for webhooks.
-		switch {
-		case u.Percent == nil || *u.Percent < 100:
-			u.CompletedAt = nil
-		case u.CompletedAt == nil:
-			u.CompletedAt = &at
-		}
+		settleCompletion(&u, e.Completed, at)
 		if _, err := s.ApplyEnrollment(u, at); err != nil {
 			return err
 		}
