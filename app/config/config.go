@@ -37,10 +37,6 @@ type Config struct {
 	// across every process: Thinkific allows 120.
 	APIRequestsPerMinute int
 	AppSlug              string
-	// SMTP is where the weekly digest is sent through; nil when SMTP_URL is unset (no mail).
-	SMTP *SMTP
-	// MailFrom is the digest's From address; "" when mail is not set up.
-	MailFrom string
 	SweepInterval        time.Duration
 	PairingWindow        time.Duration // ± window in which a lesson and a progress event are one step
 	WaitForLesson        bool          // answer 409 to enrollment.progress until its lesson.completed is in
@@ -54,6 +50,10 @@ type Config struct {
 	// Thinkific sends at once: a body still arriving after it is stalled. Not read from the
 	// environment either.
 	DeliveryBodyTimeout time.Duration
+	// SMTP is where the weekly digest is sent through; nil when SMTP_URL is unset (no mail).
+	SMTP *SMTP
+	// MailFrom is the digest's From address; "" when mail is not set up.
+	MailFrom string
 }
 
 // Need says which settings a command cannot run without.

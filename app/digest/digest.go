@@ -233,4 +233,3 @@ func (r *Runner) client() (*mail.Client, error) {
 	}
 	return c, nil
 }
-

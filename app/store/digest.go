@@ -42,9 +42,18 @@ type StalledLearner struct {
 	CourseID       int64
 	Course         string
 	Percent        float64
-	LastActivityAt *time.Time
+	LastActivityAt *time.Time // nil: none since enrolling
+	EnrolledAt     *time.Time
 	NextLessonID   *int64 // the first lesson in curriculum order the learner has not completed
 	NextLesson     string
+}
+
+// IdleSince is when the learner was last active, or enrolled when never.
+func (l StalledLearner) IdleSince() *time.Time {
+	if l.LastActivityAt != nil {
+		return l.LastActivityAt
+	}
+	return l.EnrolledAt
 }
 
 // Name is "first last", or the address when Thinkific gave no name.
@@ -82,7 +91,7 @@ func (v *SiteView) DigestWeek(ctx context.Context, from, to time.Time, stalledAf
 	}
 	err := g.Raw(`SELECT e.learner_id, COALESCE(lr.first_name, '') AS first_name, COALESCE(lr.last_name, '') AS last_name,
 			COALESCE(lr.email, '') AS email, e.course_id, COALESCE(c.name, '') AS course, e.percent,
-			COALESCE(e.last_activity_at, e.enrolled_at) AS last_activity_at, nl.id AS next_lesson_id, COALESCE(nl.name, '') AS next_lesson
+			e.last_activity_at, e.enrolled_at, nl.id AS next_lesson_id, COALESCE(nl.name, '') AS next_lesson
 		FROM (SELECT e.* `+becameStalled+`) e
 		LEFT JOIN learners lr ON lr.site_id = e.site_id AND lr.id = e.learner_id
 		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id

@@ -12,7 +12,7 @@ import (
 // Settings are what a site's admin chose; a site that never saved any has the defaults
 // (DefaultSettings).
 type Settings struct {
-	SiteID           int64 `gorm:"primaryKey"`
+	SiteID           int64  `gorm:"primaryKey"`
 	StalledDays      int    // idle days that make an unfinished learner stalled
 	TimeZone         string // IANA zone pages show times in; "" = the admin's browser zone
 	DigestEnabled    bool
