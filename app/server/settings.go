@@ -17,6 +17,7 @@ type settingsPage struct {
 	page
 	Form      settingsForm
 	Errors    map[string]string // by field name; empty when the form is good
+	Problems  []fieldError      // Errors in the form's order, for the summary
 	Saved     bool
 	MailReady bool
 	Weekdays  []string
@@ -33,6 +34,11 @@ type settingsForm struct {
 	Weekday     int
 	Hour        int
 }
+
+type fieldError struct{ Field, Message string }
+
+// fields are the form's fields in the order the page shows them.
+var fields = []string{"stalled_days", "time_zone", "digest_enabled", "digest_recipients", "digest_weekday", "digest_hour"}
 
 var weekdays = []string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
 
@@ -137,6 +143,12 @@ func recipients(text string) (addrs []string, problem string) {
 }
 
 func (s *Server) renderSettings(c echo.Context, status int, form settingsForm, errs map[string]string, saved bool) error {
-	return s.render(c, status, "settings.html", settingsPage{page: page{siteOf(c), "settings"}, Form: form, Errors: errs,
+	var problems []fieldError
+	for _, f := range fields {
+		if m, ok := errs[f]; ok {
+			problems = append(problems, fieldError{f, m})
+		}
+	}
+	return s.render(c, status, "settings.html", settingsPage{page: page{siteOf(c), "settings"}, Form: form, Errors: errs, Problems: problems,
 		Saved: saved, MailReady: s.cfg.MailReady(), Weekdays: weekdays, Hours: hours})
 }

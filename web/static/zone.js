@@ -5,18 +5,21 @@
 (function () {
   "use strict";
   var zone = document.documentElement.getAttribute("data-zone") || undefined;
-  var fmt;
+  var fmt = null;
   try {
-    fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: zone, timeZoneName: "short" });
+    fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+      timeZone: zone, timeZoneName: "short" });
   } catch (e) {
-    return;
+    // An unknown zone: the server's UTC text stays.
   }
-  document.querySelectorAll("time[datetime][data-local]").forEach(function (el) {
-    var d = new Date(el.getAttribute("datetime"));
-    if (!isNaN(d)) {
-      el.textContent = fmt.format(d);
-    }
-  });
+  if (fmt) {
+    document.querySelectorAll("time[datetime][data-local]").forEach(function (el) {
+      var d = new Date(el.getAttribute("datetime"));
+      if (!isNaN(d)) {
+        el.textContent = fmt.format(d);
+      }
+    });
+  }
   var own = Intl.DateTimeFormat().resolvedOptions().timeZone;
   document.querySelectorAll("[data-browser-zone]").forEach(function (el) { el.textContent = own; });
   document.querySelectorAll("[data-browser-zone-hint]").forEach(function (el) { el.hidden = !own; });
