@@ -301,6 +301,14 @@ func TestDigest(t *testing.T) {
 		if _, addr, err := digest.ParseToken(h.Cfg.SecretKeys(), other); err != nil || addr != "owner@school.test" {
 			t.Fatalf("a token names its address: %q %v", addr, err)
 		}
+		// Opening the link (as a mail scanner does) asks first and changes nothing.
+		resp, page := testkit.Get(t, testkit.Browser(), unsubscribe)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Unsubscribe lead@school.test</button>") {
+			t.Fatalf("GET unsubscribe: %d\n%s", resp.StatusCode, page)
+		}
+		if st, _ := h.DB.View(s.id).Settings(ctx); len(st.Recipients()) != 2 {
+			t.Fatalf("GET changed the recipients: %v", st.Recipients())
+		}
 		if code := oneClick(t, unsubscribe); code < 200 || code > 299 {
 			t.Fatalf("one-click unsubscribe: %d", code)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"net/mail"
 	"strings"
 	"time"
 
@@ -12,13 +13,18 @@ import (
 
 var lockingForUpdate = clause.Locking{Strength: clause.LockingStrengthUpdate}
 
-// Recipients are the digest's addresses, one per line of DigestRecipients.
+// Recipients are the digest's addresses, one per line of DigestRecipients, bare (a line
+// "Name <addr>" gives addr): what mail is sent to and unsubscribe tokens name.
 func (s Settings) Recipients() []string {
 	var out []string
 	for _, line := range strings.Split(s.DigestRecipients, "\n") {
-		if line = strings.TrimSpace(line); line != "" {
-			out = append(out, line)
+		if line = strings.TrimSpace(line); line == "" {
+			continue
 		}
+		if a, err := mail.ParseAddress(line); err == nil {
+			line = a.Address
+		}
+		out = append(out, line)
 	}
 	return out
 }
