@@ -50,6 +50,10 @@ type Config struct {
 	// Thinkific sends at once: a body still arriving after it is stalled. Not read from the
 	// environment either.
 	DeliveryBodyTimeout time.Duration
+	// SMTP is where the weekly digest is sent through; nil when SMTP_URL is unset (no mail).
+	SMTP *SMTP
+	// MailFrom is the digest's From address; "" when mail is not set up.
+	MailFrom string
 }
 
 // Need says which settings a command cannot run without.
@@ -155,6 +159,8 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 	default:
 		bad("PAIRING_WAIT_FOR_LESSON must be true or false, got %q", v)
 	}
+
+	c.SMTP, c.MailFrom = mailSettings(get("SMTP_URL", ""), get("MAIL_FROM", ""), bad)
 
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		bad("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL"))

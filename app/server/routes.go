@@ -17,13 +17,15 @@ const deliveryPath = "/webhooks/thinkific"
 func (s *Server) routes() {
 	e := s.echo
 	e.Pre(middleware.RemoveTrailingSlash())
+	csrf := http.NewCrossOriginProtection()
+	csrf.AddInsecureBypassPattern("POST " + unsubscribePath) // RFC 8058 one-click: a signed token, no session
 	e.Use(
 		requestID,
 		s.logRequests(),
 		middleware.Recover(),
 		middleware.BodyLimit("1MiB"),
 		s.securityHeaders,
-		echo.WrapMiddleware(http.NewCrossOriginProtection().Handler), // CSRF: refuse cross-site state changes
+		echo.WrapMiddleware(csrf.Handler), // CSRF: refuse cross-site state changes
 	)
 
 	// Given to Thinkific: these paths must not move.
@@ -44,9 +46,15 @@ func (s *Server) routes() {
 	site.GET("/connection", s.handleConnection)
 	site.POST("/deliveries/:id/replay", s.handleReplay)
 	site.POST("/connection/reimport", s.handleReimport)
+	site.GET("/settings", s.handleSettings)
+	site.POST("/settings", s.handleSaveSettings)
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 	site.GET("/export/lessons.csv", s.handleExportLessons)
+
+	// The weekly digest's unsubscribe link: no session, the token says who.
+	e.GET(unsubscribePath, s.handleUnsubscribePage)
+	e.POST(unsubscribePath, s.handleUnsubscribe)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
 	e.StaticFS("/static", web.Static())

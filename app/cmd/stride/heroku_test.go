@@ -20,6 +20,7 @@ var configReads = []string{
 	"SECRET_KEY", "THINKIFIC_SITE_URL", "THINKIFIC_API_URL", "THINKIFIC_APP_SLUG",
 	"WEBHOOK_SWEEP_INTERVAL", "LOG_LEVEL", "PAIRING_WINDOW", "PAIRING_WAIT_FOR_LESSON",
 	"UNINSTALL_GRACE_PERIOD", "DELIVERY_RETENTION", "SECRET_KEY_PREVIOUS", "DATABASE_MAX_CONNECTIONS",
+	"SMTP_URL", "MAIL_FROM",
 }
 
 // herokuDeploy is what Heroku reads from the repository when it builds and runs Stride.

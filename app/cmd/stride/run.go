@@ -18,6 +18,7 @@ import (
 	"github.com/strideapp/stride/app/bench"
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/demo"
+	"github.com/strideapp/stride/app/digest"
 	"github.com/strideapp/stride/app/importer"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
@@ -43,6 +44,7 @@ var commands = map[string]struct {
 	"simulate":    {"send signed test events (modes: one, journey, duplicates, bad-signature, replay) to a running Stride", simulate.Run},
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench.Run},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
+	"digest":      {"send one site's weekly digest now: --subdomain S [--to ADDRESS]", sendDigest},
 }
 
 func usage() string {
@@ -76,6 +78,7 @@ type app struct {
 	worker   *progress.Worker
 	receiver *ingest.Receiver
 	importer *importer.Importer
+	digest   *digest.Runner
 }
 
 func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app, error) {
@@ -105,7 +108,8 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		Installed: func() { imp.Wake() }}, clock, log)
 	imp = importer.New(db, api, inst.Tokens, worker, clock, log)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, clock, log, worker.Wake)
-	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver, importer: imp}, nil
+	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver, importer: imp,
+		digest: digest.New(db, cfg, clock, log)}, nil
 }
 
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
@@ -133,6 +137,7 @@ func (a *app) background(ctx context.Context) (wait func()) {
 	wg.Go(func() { a.install.RunSweeper(ctx, time.Minute) })
 	wg.Go(func() { a.worker.Run(ctx) })
 	wg.Go(func() { a.importer.Run(ctx) })
+	wg.Go(func() { a.digest.Run(ctx) })
 	return wg.Wait
 }
 
