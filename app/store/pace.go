@@ -38,7 +38,7 @@ type LessonPace struct {
 	Chapter  string
 	Gaps     int64 // completions counted, those that followed another lesson
 	Median   time.Duration
-	Slowest  bool // among the lessons that hold learners longest (the top three medians)
+	Slowest  bool // among the lessons that hold learners longest (see slowest)
 }
 
 // paceFreshFor is how long a course page serves rollups older than the course's latest
@@ -47,8 +47,9 @@ type LessonPace struct {
 // run by the worker, keeps viewed courses current between page views.
 const paceFreshFor = 10 * time.Minute
 
-// slowestLessons is how many lessons the page marks as holding learners longest.
-const slowestLessons = 3
+// slowest is how many of n lessons the page marks as holding learners longest: the top
+// fifth by median, at least one and at most three.
+func slowest(n int) int { return min(3, max(1, (n+4)/5), n) }
 
 // Pace reads a course's pace and cohorts, counting its rollups first when they were never
 // counted, or are stale (see paceFreshFor), or a cohort became 7, 30 or 90 days old since.
@@ -96,7 +97,7 @@ func (v *SiteView) Pace(ctx context.Context, courseID int64, now time.Time) (*Pa
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(p.Lessons[b].Median, p.Lessons[a].Median) })
-	for _, i := range order[:min(slowestLessons, len(order))] {
+	for _, i := range order[:slowest(len(order))] {
 		p.Lessons[i].Slowest = true
 	}
 	if p.Cohorts, err = v.cohorts(ctx, courseID, built); err != nil {
