@@ -290,6 +290,11 @@ func (db *DB) RebuildPace(ctx context.Context, siteID int64) error {
 	return nil
 }
 
+// RebuildCoursePace counts one course's pace and cohort rollups again, now.
+func (db *DB) RebuildCoursePace(ctx context.Context, siteID, courseID int64) error {
+	return db.rebuildCoursePace(ctx, siteID, courseID, db.now())
+}
+
 // RefreshPace counts again the rollups of every course a page has shown whose events or
 // enrollments changed since, or one of whose cohorts became 7, 30 or 90 days old. The
 // worker's upkeep calls it every few minutes, so that course pages find their rollups
