@@ -398,5 +398,26 @@ func TestPaceAndCohorts(t *testing.T) {
 		h.Drain()
 		_, page = testkit.Get(t, admin, h.URL+"/courses/80")
 		checkPace(t, ph, page)
+
+		// A lesson.completed that arrives late, between two of a learner's earlier lessons,
+		// splits the time between them.
+		for learner, steps := range ph.steps {
+			if len(steps) < 2 {
+				continue
+			}
+			late := paceStep{steps[0].at.Add(steps[1].at.Sub(steps[0].at) / 2).Truncate(time.Second), 807, steps[0].percent}
+			ph.steps[learner] = slices.Insert(steps, 1, late)
+			if code, body := h.Deliver("acme", testkit.LessonEventFor(fmt.Sprint("late", learner), gid, late.at, learner, paceCourse, 807),
+				testkit.ClientSecret); code != 200 {
+				t.Fatalf("%d %s", code, body)
+			}
+			break
+		}
+		h.Drain()
+		if err := h.DB.RefreshPace(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_, page = testkit.Get(t, admin, h.URL+"/courses/80")
+		checkPace(t, ph, page)
 	})
 }

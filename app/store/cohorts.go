@@ -87,52 +87,25 @@ type cohortEnrollment struct {
 	Percent         float64
 	ImportedPercent *float64
 	ImportedAsOf    *time.Time
-
-	stepAt  [3]*time.Time // the latest progress step by enrolled_at + N days
-	stepPct [3]float64
 }
 
-// countCohorts counts a course's cohorts as of now from its enrollments (in learner order)
-// and its events (in learner and time order); see Cohort.
-func countCohorts(enrollments []cohortEnrollment, evs []courseEvent, now time.Time) []Cohort {
-	byLearner := map[int64][]*cohortEnrollment{}
-	byID := map[int64]*cohortEnrollment{}
-	for i := range enrollments {
-		e := &enrollments[i]
-		byLearner[e.LearnerID] = append(byLearner[e.LearnerID], e)
-		byID[e.ID] = e
-	}
-	day := 24 * time.Hour
-	for i := range evs {
-		ev := &evs[i]
-		if ev.Kind != "progress" || ev.PercentAfter == nil {
-			continue
-		}
-		var e *cohortEnrollment
-		if ev.EnrollmentID != nil {
-			if m := byID[*ev.EnrollmentID]; m != nil && m.LearnerID == ev.LearnerID {
-				e = m
-			}
-		}
-		if e == nil && len(byLearner[ev.LearnerID]) > 0 {
-			e = byLearner[ev.LearnerID][0]
-		}
-		if e == nil || e.EnrolledAt == nil {
-			continue
-		}
-		for n, days := range CohortDays {
-			if !ev.OccurredAt.After(e.EnrolledAt.Add(time.Duration(days) * day)) {
-				e.stepAt[n], e.stepPct[n] = &ev.OccurredAt, *ev.PercentAfter
-			}
-		}
-	}
+// countCohorts counts a course's cohorts as of now from its enrollments (in learner and id
+// order) and its learners' journeys; see Cohort. A learner's journey is their first
+// enrollment's.
+func countCohorts(enrollments []cohortEnrollment, journeys map[int64]*paceJourney, now time.Time) []Cohort {
 	type acc struct {
 		c      Cohort
 		values [3][]float64
 	}
 	months := map[string]*acc{}
+	var prev int64
 	for i := range enrollments {
 		e := &enrollments[i]
+		j := journeys[e.LearnerID]
+		if i > 0 && prev == e.LearnerID {
+			j = nil // not the learner's first enrollment in the course
+		}
+		prev = e.LearnerID
 		if e.EnrolledAt == nil {
 			continue
 		}
@@ -147,8 +120,14 @@ func countCohorts(enrollments []cohortEnrollment, evs []courseEvent, now time.Ti
 			a.c.Completed++
 		}
 		for n, days := range CohortDays {
-			cut := e.EnrolledAt.Add(time.Duration(days) * day)
-			at, pct := e.stepAt[n], e.stepPct[n]
+			cut := e.EnrolledAt.Add(time.Duration(days) * 24 * time.Hour)
+			var at *time.Time
+			var pct float64
+			if j != nil {
+				if a, p := j.step(n); a != nil && p != nil {
+					at, pct = a, *p
+				}
+			}
 			if e.ImportedAsOf != nil && e.ImportedPercent != nil && !e.ImportedAsOf.After(cut) && (at == nil || e.ImportedAsOf.After(*at)) {
 				at, pct = e.ImportedAsOf, *e.ImportedPercent
 			}

@@ -61,7 +61,7 @@ func (v *SiteView) Pace(ctx context.Context, courseID int64, now time.Time) (*Pa
 		return nil, err
 	}
 	if !fresh {
-		if err := v.db.rebuildCoursePace(ctx, v.siteID, courseID, now); err != nil {
+		if err := v.db.countCoursePace(ctx, v.siteID, courseID, now, false); err != nil {
 			return nil, err
 		}
 		built = now

@@ -9,8 +9,26 @@ CREATE TABLE pace_courses (
     site_id     INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
     course_id   BIGINT NOT NULL,
     fingerprint TEXT NOT NULL,            -- newest event id / enrollments / at 100 %, when built
+    last_event_id BIGINT NOT NULL,        -- the newest event counted
     built_at    DATETIME NOT NULL,
     PRIMARY KEY (site_id, course_id)
+);
+
+-- Per learner in a course, what the figures need of their events, so that a new event
+-- costs a count of its learner's journey, not of the course's.
+CREATE TABLE pace_journeys (
+    site_id     INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
+    course_id   BIGINT NOT NULL,
+    learner_id  BIGINT NOT NULL,
+    enrolled_at DATETIME,                     -- of the learner's first enrollment, when counted
+    gaps        TEXT NOT NULL,            -- 'lesson:seconds' per completion after another
+    at7         DATETIME,                     -- the latest progress step by enrolled_at + 7 days
+    pct7        REAL,
+    at30        DATETIME,
+    pct30       REAL,
+    at90        DATETIME,
+    pct90       REAL,
+    PRIMARY KEY (site_id, course_id, learner_id)
 );
 
 -- Per lesson: the time from each learner's previous lesson completion in the course.
@@ -45,6 +63,7 @@ CREATE TABLE pace_cohorts (
 -- +goose Down
 DROP TABLE pace_cohorts;
 DROP TABLE pace_lessons;
+DROP TABLE pace_journeys;
 DROP TABLE pace_courses;
 DROP INDEX enrollments_course_completed;
 DROP INDEX learner_events_course;
