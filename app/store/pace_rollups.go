@@ -91,18 +91,36 @@ func (db *DB) RebuildPace(ctx context.Context, siteID int64) error {
 	return nil
 }
 
-// RebuildCoursePace counts one course's pace and cohort rollups again, now.
-func (db *DB) RebuildCoursePace(ctx context.Context, siteID, courseID int64) error {
-	return db.countCoursePace(ctx, siteID, courseID, db.now(), true)
+// CountCoursePace counts one course's pace and cohort rollups again now: from all its
+// events when full, else from the journeys of learners with events since the last count.
+func (db *DB) CountCoursePace(ctx context.Context, siteID, courseID int64, full bool) error {
+	return db.countCoursePace(ctx, siteID, courseID, db.now(), full)
 }
 
-// RefreshPace counts again the rollups of every course a page has shown whose events or
-// enrollments changed since, or one of whose cohorts became 7, 30 or 90 days old. The
-// worker's upkeep calls it every few minutes, so that course pages find their rollups
-// current and do not count them themselves (which they do only after paceFreshFor).
+// paceFirstCounts is how many never-counted courses one RefreshPace counts.
+const paceFirstCounts = 5
+
+// RefreshPace counts again the rollups of every counted course whose events or enrollments
+// changed since, or one of whose cohorts became 7, 30 or 90 days old, and counts for the
+// first time a few courses never counted (paceFirstCounts: a large course's first count
+// reads all its events, which takes seconds). The worker's upkeep should call it every few
+// minutes, so that course pages find their rollups current and do not count them
+// themselves (which they do when never counted, or stale after paceFreshFor).
 func (db *DB) RefreshPace(ctx context.Context) error {
+	g := db.reader(ctx)
+	var first []struct{ SiteID, ID int64 }
+	if err := g.Raw(`SELECT c.site_id, c.id FROM courses c
+		LEFT JOIN pace_courses p ON p.site_id = c.site_id AND p.course_id = c.id
+		WHERE p.course_id IS NULL AND c.deleted_at IS NULL ORDER BY c.site_id, c.id LIMIT ?`, paceFirstCounts).Scan(&first).Error; err != nil {
+		return dbError(err, "pace")
+	}
+	for _, c := range first {
+		if err := db.countCoursePace(ctx, c.SiteID, c.ID, db.now(), true); err != nil {
+			return err
+		}
+	}
 	var courses []struct{ SiteID, CourseID int64 }
-	if err := db.reader(ctx).Raw("SELECT site_id, course_id FROM pace_courses ORDER BY site_id, course_id").Scan(&courses).Error; err != nil {
+	if err := g.Raw("SELECT site_id, course_id FROM pace_courses ORDER BY site_id, course_id").Scan(&courses).Error; err != nil {
 		return dbError(err, "pace")
 	}
 	for _, c := range courses {
