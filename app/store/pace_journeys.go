@@ -106,7 +106,8 @@ const courseEventColumns = "id, learner_id, kind, lesson_id, occurred_at, percen
 // counted, else those of learners with events since the last count or whose enrollment date
 // moved since theirs was counted. An event whose transaction commits after one with a
 // higher id was counted is counted with its learner's next event in the course, or by
-// RebuildPace.
+// RebuildPace; so is an enrollment date learned after the learner's events (the fingerprint
+// does not see it), at the course's next change.
 func (db *DB) countCoursePace(ctx context.Context, siteID, courseID int64, now time.Time, full bool) error {
 	g := db.reader(ctx)
 	fp, maxID, err := db.paceFingerprint(ctx, g, siteID, courseID)

@@ -20,9 +20,9 @@ CREATE TABLE pace_journeys (
     site_id     INTEGER NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
     course_id   BIGINT NOT NULL,
     learner_id  BIGINT NOT NULL,
-    enrolled_at DATETIME,                     -- of the learner's first enrollment, when counted
+    enrolled_at DATETIME,                -- of the learner's first enrollment, when counted
     gaps        TEXT NOT NULL,            -- 'lesson:seconds' per completion after another
-    at7         DATETIME,                     -- the latest progress step by enrolled_at + 7 days
+    at7         DATETIME,                -- the latest progress step by enrolled_at + 7 days
     pct7        REAL,
     at30        DATETIME,
     pct30       REAL,
