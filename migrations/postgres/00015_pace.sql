@@ -29,9 +29,9 @@ CREATE TABLE pace_journeys (
     site_id     BIGINT NOT NULL REFERENCES sites(id) ON DELETE CASCADE,
     course_id   BIGINT NOT NULL,
     learner_id  BIGINT NOT NULL,
-    enrolled_at TIMESTAMPTZ,                     -- of the learner's first enrollment, when counted
+    enrolled_at TIMESTAMPTZ,             -- of the learner's first enrollment, when counted
     gaps        TEXT NOT NULL,            -- 'lesson:seconds' per completion after another
-    at7         TIMESTAMPTZ,                     -- the latest progress step by enrolled_at + 7 days
+    at7         TIMESTAMPTZ,             -- the latest progress step by enrolled_at + 7 days
     pct7        DOUBLE PRECISION,
     at30        TIMESTAMPTZ,
     pct30       DOUBLE PRECISION,
