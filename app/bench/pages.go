@@ -129,6 +129,25 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "%-44s %8s %8s %8s  %s\n", p, ms(took[len(took)/2]), ms(p95), ms(took[len(took)-1]), verdict)
 	}
+	// What counting a course's pace and cohorts costs: from all its events (the first time),
+	// and from its journeys (what RefreshPace or, after 10 minutes, the page pays when the
+	// course has new events; here none, so only the aggregation).
+	for _, full := range []bool{true, false} {
+		var took []time.Duration
+		for range 5 {
+			t0 := time.Now()
+			if err := db.CountCoursePace(ctx, site.ID, course, full); err != nil {
+				return err
+			}
+			took = append(took, time.Since(t0))
+		}
+		slices.Sort(took)
+		what := "journeys"
+		if full {
+			what = "all events"
+		}
+		fmt.Fprintf(stdout, "%-44s %8s %8s %8s\n", fmt.Sprintf("pace count of course %d from %s", course, what), ms(took[2]), "", ms(took[4]))
+	}
 	for _, p := range []string{"/export/steps.csv", "/export/enrollments.csv", "/export/lessons.csv"} {
 		t0 := time.Now()
 		resp, err := client.Get(ts.URL + p)

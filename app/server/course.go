@@ -24,6 +24,7 @@ type coursePage struct {
 	Statuses []string
 	Pages    int
 	Link     func(change map[string]string) string
+	Pace     *paceSection // nil for a course deleted in Thinkific
 }
 
 const (
@@ -67,6 +68,12 @@ func (s *Server) handleCourse(c echo.Context) error {
 	for _, f := range funnel {
 		p.Max = max(p.Max, f.Learners)
 		p.Imported = max(p.Imported, f.Imported)
+	}
+	// Pace and cohorts (pace.go).
+	if course.DeletedAt == nil {
+		if p.Pace, err = s.coursePace(ctx, v, id); err != nil {
+			return err
+		}
 	}
 	base := c.Request().URL.Query()
 	p.Link = func(change map[string]string) string {

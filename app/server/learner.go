@@ -12,6 +12,7 @@ type learnerPage struct {
 	page
 	Learner  *store.LearnerProfile
 	Timeline []store.Step
+	Pace     []learnerPaceRow // pace.go
 }
 
 // handleLearner shows a learner's paired timeline, newest first.
@@ -29,5 +30,10 @@ func (s *Server) handleLearner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "learner"}, Learner: learner, Timeline: timeline})
+	pace, err := v.LearnerPace(c.Request().Context(), id, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "learner"}, Learner: learner, Timeline: timeline,
+		Pace: learnerPace(pace)})
 }

@@ -154,7 +154,10 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 			return dbError(err, "seed")
 		}
 	}
-	return db.RebuildRollups(ctx, site)
+	if err := db.RebuildRollups(ctx, site); err != nil {
+		return err
+	}
+	return db.RebuildPace(ctx, site)
 }
 
 // EndSeeding moves the learner event id sequence past the seeded ids and refreshes the

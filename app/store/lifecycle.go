@@ -45,7 +45,7 @@ func uninstall(tx *gorm.DB, siteID int64, eventAt, receivedAt, now time.Time, gr
 }
 
 // siteTables hold a site's records; purging deletes from each, children first.
-var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox", "course_refreshes", "site_imports", "site_settings"}
+var siteTables = []string{"lesson_completions", "lesson_stats", "daily_stats", "progress_buckets", "learner_events", "enrollments", "lessons", "chapters", "courses", "learners", "inbox", "course_refreshes", "site_imports", "site_settings", "pace_courses", "pace_journeys", "pace_lessons", "pace_cohorts"}
 
 // PurgeUninstalled deletes the records of sites uninstalled longer than their grace period.
 // The site row and its audit trail stay. It returns how many sites it purged.
