@@ -75,7 +75,7 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) loop(ctx context.Context, upkeep bool) {
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
-	var lastUpkeep, lastAdopt time.Time
+	var lastUpkeep, lastAdopt, lastPace time.Time
 	for ctx.Err() == nil {
 		if upkeep && time.Since(lastAdopt) > adoptEvery {
 			lastAdopt = time.Now()
@@ -90,6 +90,12 @@ func (w *Worker) loop(ctx context.Context, upkeep bool) {
 		if upkeep && time.Since(lastUpkeep) > 10*time.Minute {
 			lastUpkeep = time.Now()
 			w.upkeep(ctx)
+		}
+		if upkeep && time.Since(lastPace) > paceEvery {
+			lastPace = time.Now()
+			if err := w.db.RefreshPace(ctx); err != nil && ctx.Err() == nil {
+				w.log.Error("counting pace and cohorts", "err", err)
+			}
 		}
 		var soon <-chan time.Time
 		if busy {
@@ -262,6 +268,10 @@ func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
 	}
 	return done, nil
 }
+
+// paceEvery is how often the pace and cohort rollups of courses that moved are counted
+// again, so that a course page rarely pays for it.
+const paceEvery = 2 * time.Minute
 
 // adoptEvery is how often held deliveries are offered to newly installed sites.
 const adoptEvery = 2 * time.Second
