@@ -75,7 +75,8 @@ func (w *Worker) Run(ctx context.Context) {
 func (w *Worker) loop(ctx context.Context, upkeep bool) {
 	poll := time.NewTicker(w.cfg.Poll)
 	defer poll.Stop()
-	var lastUpkeep, lastAdopt, lastPace time.Time
+	var lastUpkeep, lastAdopt time.Time
+	lastPace := time.Now() // not at start: a worker starting on a backlog applies it first
 	for ctx.Err() == nil {
 		if upkeep && time.Since(lastAdopt) > adoptEvery {
 			lastAdopt = time.Now()
