@@ -31,13 +31,15 @@ func Pages() (map[string]*template.Template, error) {
 		return nil, fmt.Errorf("web: no page templates")
 	}
 	funcs := template.FuncMap{
-		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") },
+		// Times are written in UTC inside a <time data-local>: static/zone.js shows them in
+		// the site's zone (Settings) or, without one, in the admin's browser zone.
+		"datetime": localTime,
 		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
-		"when": func(t *time.Time) string {
+		"when": func(t *time.Time) template.HTML {
 			if t == nil || t.IsZero() {
 				return "—"
 			}
-			return t.UTC().Format("2 Jan 2006 15:04 UTC")
+			return localTime(*t)
 		},
 		"pct": func(p any) string {
 			switch v := p.(type) {
@@ -69,4 +71,11 @@ func Pages() (map[string]*template.Template, error) {
 		out[path.Base(p)] = t
 	}
 	return out, nil
+}
+
+// localTime is t for a page: UTC text, with the instant for static/zone.js to show in the
+// site's or the browser's zone.
+func localTime(t time.Time) template.HTML {
+	t = t.UTC()
+	return template.HTML(`<time datetime="` + t.Format(time.RFC3339) + `" data-local>` + t.Format("2 Jan 2006 15:04 UTC") + `</time>`)
 }

@@ -57,7 +57,7 @@ func (s *Server) handleConnection(c echo.Context) error {
 	if conn.LastEventAt != nil {
 		since = *conn.LastEventAt
 	}
-	return s.render(c, http.StatusOK, "connection.html", connectionPage{page: page{site, "connection"}, Webhooks: hooks, Missing: missing,
+	return s.render(c, http.StatusOK, "connection.html", connectionPage{page: pageOf(c, "connection"), Webhooks: hooks, Missing: missing,
 		Deliveries: log, Connection: conn, Quiet: now.Sub(since) > quietAfter, Replayed: c.QueryParam("replayed") != "", Import: imp})
 }
 

@@ -35,7 +35,7 @@ const (
 // handleCourse shows a course's drop-off funnel and its learners. A course deleted in
 // Thinkific keeps its learners and loses its funnel.
 func (s *Server) handleCourse(c echo.Context) error {
-	site, v := siteOf(c), viewOf(c)
+	v := viewOf(c)
 	ctx := c.Request().Context()
 	id, err := pathID(c)
 	if err != nil {
@@ -63,7 +63,7 @@ func (s *Server) handleCourse(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := coursePage{page: page{site, "course"}, Course: course, Funnel: funnel, Learners: learners, Total: total,
+	p := coursePage{page: pageOf(c, "course"), Course: course, Funnel: funnel, Learners: learners, Total: total,
 		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage), Max: 1}
 	for _, f := range funnel {
 		p.Max = max(p.Max, f.Learners)

@@ -17,7 +17,7 @@ type learnerPage struct {
 
 // handleLearner shows a learner's paired timeline, newest first.
 func (s *Server) handleLearner(c echo.Context) error {
-	site, v := siteOf(c), viewOf(c)
+	v := viewOf(c)
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -34,6 +34,6 @@ func (s *Server) handleLearner(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: page{site, "learner"}, Learner: learner, Timeline: timeline,
+	return s.render(c, http.StatusOK, "learner.html", learnerPage{page: pageOf(c, "learner"), Learner: learner, Timeline: timeline,
 		Pace: learnerPace(pace)})
 }

@@ -14,6 +14,17 @@ import (
 type page struct {
 	Site   *stride.Site
 	Active string // which navigation link is this page
+	Zone   string // the IANA zone the site's times are shown in; "" for the browser's own
+}
+
+// pageOf is what every page of the session's site shows around its content. A setting that
+// cannot be read leaves times in the browser's zone.
+func pageOf(c echo.Context, active string) page {
+	p := page{Site: siteOf(c), Active: active}
+	if st, err := viewOf(c).Settings(c.Request().Context()); err == nil {
+		p.Zone = st.TimeZone
+	}
+	return p
 }
 
 type overviewPage struct {
@@ -40,7 +51,7 @@ const chartDays = 90
 
 // handleOverview shows the site's learners, activity and progress at a glance.
 func (s *Server) handleOverview(c echo.Context) error {
-	site, v := siteOf(c), viewOf(c)
+	v := viewOf(c)
 	ctx := c.Request().Context()
 	now := s.clock.Now()
 	o, err := v.Overview(ctx, now, now.AddDate(0, 0, -chartDays+1))
@@ -55,7 +66,7 @@ func (s *Server) handleOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "overview.html", overviewPage{page: page{site, "overview"}, Overview: o,
+	return s.render(c, http.StatusOK, "overview.html", overviewPage{page: pageOf(c, "overview"), Overview: o,
 		Courses: courses, Charts: charts(o, now), Import: imp})
 }
 

@@ -149,6 +149,6 @@ func (s *Server) renderSettings(c echo.Context, status int, form settingsForm, e
 			problems = append(problems, fieldError{f, m})
 		}
 	}
-	return s.render(c, status, "settings.html", settingsPage{page: page{siteOf(c), "settings"}, Form: form, Errors: errs, Problems: problems,
+	return s.render(c, status, "settings.html", settingsPage{page: pageOf(c, "settings"), Form: form, Errors: errs, Problems: problems,
 		Saved: saved, MailReady: s.cfg.MailReady(), Weekdays: weekdays, Hours: hours})
 }

@@ -90,6 +90,19 @@ func TestBrowserSettings(t *testing.T) {
 	admin.screenshot(t, shots, "settings-saved")
 	console.file("settings saved")
 
+	// The site's pages now show their times in Paris time, not UTC.
+	admin.open(t, "the connection page", 200, chromedp.Navigate(h.URL+"/connection"))
+	shown := eval[[]string](t, admin, `[...document.querySelectorAll("time[data-local]")].map(e => e.textContent)`)
+	if len(shown) == 0 {
+		t.Fatal("the connection page shows no times")
+	}
+	for _, text := range shown {
+		if strings.Contains(text, "UTC") || !strings.Contains(text, "GMT+1") {
+			t.Fatalf("a time shown as %q, want it in Paris time (GMT+1 in December)", text)
+		}
+	}
+	console.file("connection in the site's zone")
+
 	for _, page := range console.pages {
 		if got := console.filed[page]; len(got) > 0 {
 			t.Errorf("%s reported:\n%s", page, strings.Join(got, "\n"))

@@ -123,12 +123,18 @@ func TestSettings(t *testing.T) {
 			st.DigestWeekday != 5 || st.DigestHour != 7 {
 			t.Fatalf("stored %+v", st)
 		}
+		// Every page of the site names the zone its times are shown in; the times themselves
+		// are written in UTC for static/zone.js to convert.
+		_, page = testkit.Get(t, admin, h.URL+"/connection")
+		testkit.MustContain(t, page, `data-zone="Europe/Paris"`, `<script src="/static/zone.js" defer></script>`)
 		// Empty zone: the browser's.
 		form := goodSettings()
 		form.Set("time_zone", "")
 		if code, _ := postSettings(t, admin, h, form, nil); code != http.StatusSeeOther {
 			t.Fatalf("empty zone: %d", code)
 		}
+		_, page = testkit.Get(t, admin, h.URL+"/connection")
+		testkit.MustContain(t, page, `data-zone=""`)
 	})
 }
 

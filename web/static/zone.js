@@ -1,10 +1,11 @@
-// Times in the browser's own zone, where a page leaves the zone to it: every
-// <time datetime="..." data-local> is rewritten with the browser's zone (or the zone named
-// by <html data-zone>), and [data-browser-zone] shows that zone's name. Without script the
-// server's UTC text stays.
+// Times in the site's zone: every <time datetime="..." data-local> is rewritten in the zone
+// the page's [data-zone] element names (the site's setting) or, when it names none, in the
+// browser's own zone; [data-browser-zone] shows the browser's zone's name. Without script
+// the server's UTC text stays.
 (function () {
   "use strict";
-  var zone = document.documentElement.getAttribute("data-zone") || undefined;
+  var marked = document.querySelector("[data-zone]");
+  var zone = (marked && marked.getAttribute("data-zone")) || undefined;
   var fmt = null;
   try {
     fmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
