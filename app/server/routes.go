@@ -41,11 +41,13 @@ func (s *Server) routes() {
 	site := e.Group("", s.requireSession)
 	site.GET("/courses/:id", s.handleCourse)
 	site.GET("/learners/:id", s.handleLearner)
+	site.GET("/attention", s.handleAttention)
 	site.GET("/connection", s.handleConnection)
 	site.POST("/deliveries/:id/replay", s.handleReplay)
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 	site.GET("/export/lessons.csv", s.handleExportLessons)
+	site.GET("/export/learners.csv", s.handleExportLearners)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
 	e.StaticFS("/static", web.Static())

@@ -44,10 +44,12 @@ type FunnelLesson struct {
 	ChapterID   *int64
 	Chapter     string
 	Learners    int64
-	Imported    int64 // of Learners, those counted because their imported enrollment was finished
-	InCourse    bool  // in the curriculum Thinkific gave; false: known only from events
-	Drop        int64 // learners lost since the lesson before
-	BiggestDrop bool
+	Imported    int64   // of Learners, those counted because their imported enrollment was finished
+	InCourse    bool    // in the curriculum Thinkific gave; false: known only from events
+	Drop        int64   // learners lost since the lesson before
+	DropShare   float64 // Drop as a share of the learners of the lesson before, 0–1
+	BiggestDrop bool    // the largest DropShare of the funnel (the larger Drop on a tie)
+	Stuck       int64   // stalled learners whose next lesson this is
 }
 
 // Funnel lists a course's lessons with how many learners completed each: the curriculum in
@@ -65,17 +67,49 @@ func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelLesson, 
 	if err != nil {
 		return nil, dbError(err, "lessons")
 	}
+	// A drop is judged by the share of learners lost: 30 of 40 is worse than 100 of 1,000.
 	biggest := -1
 	for i := 1; i < len(out); i++ {
 		out[i].Drop = out[i-1].Learners - out[i].Learners
-		if out[i].Drop > 0 && (biggest < 0 || out[i].Drop > out[biggest].Drop) {
+		if out[i].Drop <= 0 {
+			continue
+		}
+		out[i].DropShare = float64(out[i].Drop) / float64(out[i-1].Learners)
+		if b := biggest; b < 0 || out[i].DropShare > out[b].DropShare || out[i].DropShare == out[b].DropShare && out[i].Drop > out[b].Drop {
 			biggest = i
 		}
 	}
 	if biggest >= 0 {
 		out[biggest].BiggestDrop = true
 	}
+	stuck, err := v.stuck(ctx, courseID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Stuck = stuck[out[i].LessonID]
+	}
 	return out, nil
+}
+
+// stuck counts a course's stalled learners by their next lesson. Stalled learners are
+// idle for the site's threshold, so the indexes of idle enrollments find them (idleSQL)
+// without reading the course's others; the next lesson is read for those alone.
+func (v *SiteView) stuck(ctx context.Context, courseID int64) (map[int64]int64, error) {
+	st, err := v.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := v.db.now()
+	w, args, _ := v.where(LearnerFilter{CourseID: courseID, Status: Stalled, IdleDays: &st.StalledDays}, now, st)
+	var rows []struct{ NextLessonID, N int64 }
+	err = v.db.reader(ctx).Raw(`SELECT next_lesson_id, COUNT(*) AS n FROM (SELECT `+lessonColumnsSQL+` FROM enrollments e WHERE `+w+`) x
+		WHERE next_lesson_id IS NOT NULL GROUP BY next_lesson_id`, args...).Scan(&rows).Error
+	out := make(map[int64]int64, len(rows))
+	for _, r := range rows {
+		out[r.NextLessonID] = r.N
+	}
+	return out, dbError(err, "stuck learners")
 }
 
 // LessonRow is one content item of a course's curriculum, for the export.
