@@ -33,10 +33,13 @@ const (
 		WHEN COALESCE(e.last_activity_at, e.enrolled_at) <= @stalled THEN 'stalled' ELSE 'in progress' END`
 	// idleSQL keeps unfinished enrollments idle since @idle or before. Its first two lines
 	// only let the database find them by the indexes of migration 00014 (enrollments_idle,
-	// enrollments_unstarted); the last is the rule.
+	// enrollments_unstarted); the last is the rule, which asks whether the learner completed
+	// a lesson only when the answer matters: when the last activity and enrolling are both
+	// before @idle, the enrollment is idle since then whether it started or not.
 	idleSQL = `e.completed_at IS NULL AND e.percent < 100
 		AND (COALESCE(e.last_activity_at, e.enrolled_at) <= @idle OR (e.percent = 0 AND e.started_at IS NULL AND e.enrolled_at <= @idle))
-		AND ` + idleFromSQL + ` <= @idle`
+		AND (COALESCE(e.last_activity_at, e.enrolled_at) <= @idle AND COALESCE(e.enrolled_at, e.last_activity_at) <= @idle
+			OR ` + idleFromSQL + ` <= @idle)`
 )
 
 // lessonColumnsSQL names the last lesson an enrollment e's learner completed in its course
@@ -100,23 +103,27 @@ func (v *SiteView) where(f LearnerFilter, now time.Time, st Settings) (string, [
 }
 
 // learnerSelect reads the columns of LearnerRow for the enrollments %[1]s picks (their
-// site_id and id, in any order): the lessons are read for those rows only.
-const learnerSelect = `SELECT e.id AS enrollment_id, e.learner_id, COALESCE(l.email, '') AS email,
+// site_id and id, in any order): the lessons are read for those rows only. MATERIALIZED
+// keeps the planner from merging the steps, which read the lessons of every enrollment of
+// the site before filtering them (30 s for learners.csv of 60,000 enrollments).
+const learnerSelect = `WITH x AS MATERIALIZED (%[1]s),
+	y AS MATERIALIZED (SELECT e.site_id, e.id, x.total, ` + lessonColumnsSQL + `
+		FROM x JOIN enrollments e ON e.site_id = x.site_id AND e.id = x.id)
+	SELECT e.id AS enrollment_id, e.learner_id, COALESCE(l.email, '') AS email,
 		COALESCE(l.first_name, '') AS first_name, COALESCE(l.last_name, '') AS last_name,
 		e.course_id, COALESCE(c.name, '') AS course, e.percent, e.enrolled_at, e.last_activity_at,
 		` + statusSQL + ` AS status,
-		y.last_lesson_id, COALESCE(ll.name, '') AS last_lesson, y.next_lesson_id, COALESCE(nl.name, '') AS next_lesson
-	FROM (SELECT e.site_id, e.id, ` + lessonColumnsSQL + `
-		FROM (%[1]s) x JOIN enrollments e ON e.site_id = x.site_id AND e.id = x.id) y
-	JOIN enrollments e ON e.site_id = y.site_id AND e.id = y.id
+		y.total, y.last_lesson_id, COALESCE(ll.name, '') AS last_lesson, y.next_lesson_id, COALESCE(nl.name, '') AS next_lesson
+	FROM y JOIN enrollments e ON e.site_id = y.site_id AND e.id = y.id
 	LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id
 	LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
 	LEFT JOIN lessons ll ON ll.site_id = e.site_id AND ll.id = y.last_lesson_id
 	LEFT JOIN lessons nl ON nl.site_id = e.site_id AND nl.id = y.next_lesson_id`
 
-// pick selects the site_id and id of the enrollments where w holds.
+// pick selects the site_id and id of the enrollments where w holds, and how many they are
+// in all (before any LIMIT), so that a page reads them once.
 func pick(w string) string {
-	return "SELECT e.site_id, e.id FROM enrollments e LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id WHERE " + w
+	return "SELECT e.site_id, e.id, COUNT(*) OVER () AS total FROM enrollments e LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id WHERE " + w
 }
 
 // NeedsAttention counts the site's enrollments that need attention: unfinished and idle
