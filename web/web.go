@@ -52,8 +52,9 @@ func Pages() (map[string]*template.Template, error) {
 			}
 			return "?"
 		},
-		"add":  func(a, b int) int { return a + b },
-		"itoa": strconv.Itoa,
+		"share": func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
+		"add":   func(a, b int) int { return a + b },
+		"itoa":  strconv.Itoa,
 		"dict": func(kv ...string) map[string]string {
 			m := map[string]string{}
 			for i := 0; i+1 < len(kv); i += 2 {

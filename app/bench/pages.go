@@ -105,7 +105,10 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "%-44s %8s %8s %8s  %s\n", "page (largest site)", "p50", "p95", "max", "target p95 ≤ 100 ms")
 	pages := []string{"/", fmt.Sprintf("/courses/%d", course), fmt.Sprintf("/courses/%d?sort=progress", course),
 		fmt.Sprintf("/courses/%d?status=stalled", course), fmt.Sprintf("/courses/%d?page=200", course),
-		fmt.Sprintf("/courses/%d?q=learner12", course), fmt.Sprintf("/learners/%d", learner), "/connection"}
+		fmt.Sprintf("/courses/%d?q=learner12", course), fmt.Sprintf("/learners/%d", learner), "/connection",
+		"/attention", "/attention?sort=progress", fmt.Sprintf("/attention?course_id=%d&status=not+started", course), "/attention?page=20",
+		// Course 6 holds the learners SeedIdle stopped a month ago: 5,000 stuck somewhere.
+		"/courses/6", fmt.Sprintf("/courses/%d?status=stalled&idle_days=30", course), fmt.Sprintf("/courses/%d?cohort=%s", course, time.Now().UTC().Format("2006-01"))}
 	for _, p := range pages {
 		var took []time.Duration
 		for range *runs {
@@ -148,7 +151,8 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintf(stdout, "%-44s %8s %8s %8s\n", fmt.Sprintf("pace count of course %d from %s", course, what), ms(took[2]), "", ms(took[4]))
 	}
-	for _, p := range []string{"/export/steps.csv", "/export/enrollments.csv", "/export/lessons.csv"} {
+	for _, p := range []string{"/export/steps.csv", "/export/enrollments.csv", "/export/lessons.csv", "/export/learners.csv",
+		"/export/learners.csv?idle_days=15"} {
 		t0 := time.Now()
 		resp, err := client.Get(ts.URL + p)
 		if err != nil {
@@ -192,6 +196,9 @@ func seed(ctx context.Context, db *store.DB, sites, events, largest, learners in
 			return err
 		}
 		if err := db.SeedSite(ctx, site.ID, steps, people); err != nil {
+			return fmt.Errorf("seeding site %d: %w", i, err)
+		}
+		if err := db.SeedIdle(ctx, site.ID); err != nil {
 			return fmt.Errorf("seeding site %d: %w", i, err)
 		}
 		if i%20 == 0 || i == sites-1 {

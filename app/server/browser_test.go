@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/strideapp/stride/app/internal/testkit"
+	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/thinkificdouble"
@@ -60,12 +61,15 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("test delivery: %s", body)
 	}
 	h.Deliver("acme", testkit.EnrollEvent("c9", h.Site.GID(), h.Clock.Now(), 9, 70, "=cmd|' /C calc'!A0"), testkit.ClientSecret)
-	// The import read course 70's curriculum: a third lesson, Wrap-up, that nobody completed.
+	// The import read course 70's curriculum: a third lesson, Wrap-up, that nobody completed;
+	// and learner 11, enrolled 30 days ago, who never started (REST's updated_at 10 days ago).
+	zero, enrolled, updated := 0.0, h.Clock.Now().Add(-30*24*time.Hour), h.Clock.Now().Add(-10*24*time.Hour)
 	importCourses(t, h, h.MustSite().ID, map[store.CatalogCourse][]store.CatalogChapter{
 		{ID: 70, Name: "Course"}: {{ID: 1, Name: "One", Position: 1, Contents: []store.CatalogContent{
 			{ID: 700, Name: "Lesson 700", Position: 1, Type: "Lesson"}, {ID: 701, Name: "Lesson 701", Position: 2, Type: "Lesson"},
 			{ID: 702, Name: "Wrap-up", Position: 3, Type: "Quiz"}}}},
-	}, nil)
+	}, []progress.Imported{{ID: 1170, LearnerID: 11, CourseID: 70, CourseName: "Course", LearnerEmail: "learner11@example.com",
+		LearnerName: "Augusta Ada King-Noel Lovelace", Percent: &zero, CreatedAt: &enrolled, UpdatedAt: updated}})
 	chrome := startChromium(t, bin)
 	shots := screenshotDir(t)
 	console := &consoleWatch{}
@@ -82,7 +86,8 @@ func TestBrowser(t *testing.T) {
 			}
 			wantText(t, admin, "h1", "Learner progress on acme")
 			for _, f := range []struct{ id, want string }{
-				{"fig-learners", "3"}, {"fig-active", "1"}, {"fig-completions", "1"}, {"fig-rate", "33.3%"}, {"fig-median", "50%"},
+				{"fig-learners", "4"}, {"fig-active", "1"}, {"fig-completions", "1"}, {"fig-rate", "25.0%"}, {"fig-median", "0%"},
+				{"fig-attention", "2"},
 			} {
 				wantText(t, admin, "#"+f.id, f.want)
 			}
@@ -114,11 +119,13 @@ func TestBrowser(t *testing.T) {
 		{"course", func(t *testing.T) {
 			admin.open(t, "the course link", 200, chromedp.Click(chromedp.CSS(`main a[href="/courses/70"]`)))
 			funnel := eval[[]string](t, admin, `[...document.querySelectorAll(".funnel li")].map(li => li.innerText.replace(/\s+/g, " ").trim())`)
-			want := []string{"One · Lesson 700 2", "One · Lesson 701 biggest drop: −1 1", "One · Wrap-up 0"}
+			// 2 → 1 loses half, 1 → 0 all: the biggest drop by share. Learner 8, stalled, is
+			// stuck at Lesson 701.
+			want := []string{"One · Lesson 700 2", "One · Lesson 701 1 1 stuck here", "One · Wrap-up biggest drop: −1 (100%) 0"}
 			if !slices.Equal(funnel, want) {
 				t.Fatalf("funnel %q, want %q", funnel, want)
 			}
-			wantText(t, admin, ".funnel li.drop .bad", "biggest drop: −1")
+			wantText(t, admin, ".funnel li.drop .bad", "biggest drop: −1 (100%)")
 			if n := eval[int](t, admin, `document.querySelectorAll(".funnel li.drop").length`); n != 1 {
 				t.Fatalf("%d lessons marked as the biggest drop", n)
 			}
@@ -133,7 +140,7 @@ func TestBrowser(t *testing.T) {
 			}
 			filter("stalled", "learner8@example.com")
 			wantText(t, admin, "tbody .status", "stalled")
-			filter("", "learner7@example.com", "learner8@example.com", "=cmd|' /C calc'!A0")
+			filter("", "learner7@example.com", "learner11@example.com", "learner8@example.com", "=cmd|' /C calc'!A0")
 			narrow := newTab(t, chrome, console)
 			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
 			narrow.open(t, "the course page", 200, chromedp.Navigate(h.URL+"/courses/70"))
@@ -267,6 +274,47 @@ func TestBrowser(t *testing.T) {
 			narrow.screenshot(t, shots, "connection-420")
 			console.file("connection")
 		}},
+		{"needs attention", func(t *testing.T) {
+			admin.open(t, "the overview's figure", 200, chromedp.Navigate(h.URL+"/"))
+			admin.open(t, "needs attention", 200, chromedp.Click(chromedp.CSS(`#fig-attention`)))
+			wantText(t, admin, "h1", "Needs attention (2)")
+			rows := eval[[]string](t, admin, `[...document.querySelectorAll("#attention-table tbody tr")].map(r => [...r.cells].map(c => c.innerText.replace(/\s+/g, " ").trim()).join(" | "))`)
+			want := []string{ // most recently stalled first
+				"learner8@example.com | Course | 50% | Lesson 700 | Lesson 701 | 20",
+				"learner11@example.com Augusta Ada King-Noel Lovelace | Course | 0% not started | — | Lesson 700 | 30",
+			}
+			if !slices.Equal(rows, want) {
+				t.Fatalf("needs attention rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+			}
+			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?idle_days=15" {
+				t.Fatalf("export link %q", href)
+			}
+			run(t, admin, "copy emails", chromedp.Click(chromedp.CSS(`[data-copy-emails]`)))
+			if got := eval[string](t, admin, `document.querySelector("[data-copy-emails]").getAttribute("data-copied")`); got != "learner8@example.com, learner11@example.com" {
+				t.Fatalf("copied %q", got)
+			}
+			run(t, admin, "wait for the copy's answer", chromedp.WaitVisible(`[data-copy-status]:not(:empty)`))
+			if msg := eval[string](t, admin, `document.querySelector("[data-copy-status]").textContent`); msg != "2 emails copied." && !strings.Contains(msg, "refused") {
+				t.Fatalf("copy said %q", msg)
+			}
+			admin.screenshot(t, shots, "attention")
+			run(t, admin, "choose not started", chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "not started"))
+			admin.open(t, "the filter", 200, chromedp.Click(chromedp.CSS(`.filters button[type="submit"]`)))
+			if n := eval[int](t, admin, `document.querySelectorAll("#attention-table tbody tr").length`); n != 1 {
+				t.Fatalf("not started: %d rows", n)
+			}
+			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?idle_days=15&status=not+started" {
+				t.Fatalf("filtered export link %q", href)
+			}
+			narrow := newTab(t, chrome, console)
+			run(t, narrow, "420px viewport", chromedp.EmulateViewport(420, 800))
+			narrow.open(t, "needs attention", 200, chromedp.Navigate(h.URL+"/attention"))
+			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
+				t.Fatalf("needs attention scrolls sideways at 420px: document %vpx, body %vpx wide", w[0], w[1])
+			}
+			narrow.screenshot(t, shots, "attention-420")
+			console.file("needs attention")
+		}},
 		{"overview at 420px", func(t *testing.T) {
 			// About the width the Thinkific admin leaves its app iframe on a small laptop with
 			// the sidebar open. A tab of its own shares the session and leaves the admin's
@@ -277,7 +325,7 @@ func TestBrowser(t *testing.T) {
 			if w := eval[[]float64](t, narrow, `[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]`); w[0] > w[2] || w[1] > w[2] {
 				t.Fatalf("the page scrolls sideways at 420px: document %vpx, body %vpx wide", w[0], w[1])
 			}
-			for _, id := range []string{"fig-learners", "fig-active", "fig-completions", "fig-rate", "fig-median"} {
+			for _, id := range []string{"fig-learners", "fig-active", "fig-completions", "fig-rate", "fig-median", "fig-attention"} {
 				if !eval[bool](t, narrow, `(r => r.width > 0 && r.left >= 0 && r.right <= window.innerWidth)(document.getElementById("`+id+`").getBoundingClientRect())`) {
 					t.Fatalf("#%s is not within the 420px viewport", id)
 				}

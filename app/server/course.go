@@ -2,8 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -25,6 +23,9 @@ type coursePage struct {
 	Pages    int
 	Link     func(change map[string]string) string
 	Pace     *paceSection // nil for a course deleted in Thinkific
+	Export   string       // learners.csv with the list's filters
+	// StalledDays is the site's threshold: idle that long, an unfinished learner is stalled.
+	StalledDays int
 }
 
 const (
@@ -51,20 +52,24 @@ func (s *Server) handleCourse(c echo.Context) error {
 			return err
 		}
 	}
-	q := store.LearnerQuery{Status: c.QueryParam("status"), Search: c.QueryParam("q"), Sort: c.QueryParam("sort"),
-		Desc: c.QueryParam("dir") != "asc", Size: learnersPerPage}
-	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
-	q.Page = min(max(q.Page, 1), maxLearnerPage)
-	statuses := []string{store.NotStarted, store.InProgress, store.Stalled, store.Completed}
-	if q.Status != "" && !slices.Contains(statuses, q.Status) {
-		return stride.Errorf(stride.EINVALID, "Unknown status %q.", q.Status)
-	}
-	learners, total, err := v.Learners(ctx, id, q, s.clock.Now())
+	f, err := learnerFilter(c)
 	if err != nil {
 		return err
 	}
-	p := coursePage{page: pageOf(c, "course"), Course: course, Funnel: funnel, Learners: learners, Total: total,
-		Query: q, Statuses: statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage), Max: 1}
+	f.CourseID = id
+	q := store.LearnerQuery{LearnerFilter: f, Sort: c.QueryParam("sort"), Desc: c.QueryParam("dir") != "asc", Size: learnersPerPage}
+	q.Page, _ = strconv.Atoi(c.QueryParam("page"))
+	q.Page = min(max(q.Page, 1), maxLearnerPage)
+	learners, total, err := v.Learners(ctx, q, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	st, err := v.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	p := coursePage{StalledDays: st.StalledDays, page: pageOf(c, "course"), Course: course, Funnel: funnel, Learners: learners, Total: total,
+		Query: q, Statuses: store.Statuses, Pages: int((total + learnersPerPage - 1) / learnersPerPage), Max: 1, Export: exportLink(f)}
 	for _, f := range funnel {
 		p.Max = max(p.Max, f.Learners)
 		p.Imported = max(p.Imported, f.Imported)
@@ -75,21 +80,8 @@ func (s *Server) handleCourse(c echo.Context) error {
 			return err
 		}
 	}
-	base := c.Request().URL.Query()
-	p.Link = func(change map[string]string) string {
-		q := url.Values{}
-		for k, v := range base {
-			q[k] = v
-		}
-		for k, v := range change {
-			if v == "" {
-				q.Del(k)
-			} else {
-				q.Set(k, v)
-			}
-		}
-		return "/courses/" + strconv.FormatInt(id, 10) + "?" + q.Encode()
-	}
+	base, path := c.Request().URL.Query(), "/courses/"+strconv.FormatInt(id, 10)
+	p.Link = func(change map[string]string) string { return relink(path, base, change) }
 	return s.render(c, http.StatusOK, "course.html", p)
 }
 

@@ -147,11 +147,11 @@ func TestCurriculumFunnel(t *testing.T) {
 				"One · Lesson 700 = 4",
 				"One · =1+1 quiz = 2",
 				"One · Lesson 701 = 4",
-				"One · Lesson 799 (not in the curriculum Thinkific gave) biggest drop: −3 = 1",
+				"One · Lesson 799 (not in the curriculum Thinkific gave) biggest drop: −3 (75%) = 1",
 			}},
 			{"lessons nobody completed show 0", "/courses/71", []string{
 				"Part · Start = 1",
-				"Part · Middle biggest drop: −1 = 0",
+				"Part · Middle biggest drop: −1 (100%) = 0",
 				"Part · End = 0",
 			}},
 		}

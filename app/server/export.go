@@ -20,7 +20,9 @@ import (
 var (
 	stepsHeader       = []string{"occurred_at", "learner_id", "learner_email", "course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "percent_before", "percent_after"}
 	enrollmentsHeader = []string{"enrollment_id", "learner_id", "learner_email", "course_id", "course_name", "percent_complete", "status", "started_at", "completed_at", "last_activity_at"}
-	lessonsHeader     = []string{"course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "lesson_type", "position", "completed_by"}
+	learnersHeader    = []string{"enrollment_id", "learner_id", "learner_email", "learner_name", "course_id", "course_name", "percent_complete", "status",
+		"enrolled_at", "last_activity_at", "days_idle", "last_lesson_id", "last_lesson_name", "next_lesson_id", "next_lesson_name"}
+	lessonsHeader = []string{"course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "lesson_type", "position", "completed_by"}
 )
 
 // handleExportSteps streams the site's paired timeline as CSV, any size.
@@ -63,6 +65,26 @@ func (s *Server) handleExportLessons(c echo.Context) error {
 	err = viewOf(c).EachLesson(c.Request().Context(), course, func(l *store.LessonRow) error {
 		return w.Write([]string{id(l.CourseID), safe(l.Course), optID(l.ChapterID), safe(l.Chapter), id(l.LessonID), safe(l.Lesson),
 			safe(l.LessonType), strconv.Itoa(l.Position), id(l.Learners)})
+	})
+	return s.endCSV(c, w, err)
+}
+
+// handleExportLearners streams one row per enrollment with where its learner stands, the
+// enrollments a learner list's filters keep (learnerFilter), all of them when none is given.
+func (s *Server) handleExportLearners(c echo.Context) error {
+	f, err := learnerFilter(c)
+	if err != nil {
+		return err
+	}
+	w := s.startCSV(c, "learners", learnersHeader)
+	err = viewOf(c).EachLearner(c.Request().Context(), f, s.clock.Now(), func(r *store.LearnerRow) error {
+		p, idle := r.Percent, ""
+		if r.DaysIdle != nil {
+			idle = id(*r.DaysIdle)
+		}
+		return w.Write([]string{id(r.EnrollmentID), id(r.LearnerID), safe(r.Email), safe(r.Name()), id(r.CourseID), safe(r.Course),
+			percent(&p), r.Status, stamp(r.EnrolledAt), stamp(r.LastActivityAt), idle, optID(r.LastLessonID), safe(r.LastLesson),
+			optID(r.NextLessonID), safe(r.NextLesson)})
 	})
 	return s.endCSV(c, w, err)
 }

@@ -33,6 +33,8 @@ type overviewPage struct {
 	Courses []store.CourseSummary
 	Charts  overviewCharts
 	Import  *store.Import // nil: the site's enrollments were never imported
+	// Attention counts the enrollments that need attention (the /attention page).
+	Attention int64
 }
 
 // overviewCharts is the data the charts draw (web/static/charts.js reads it as JSON).
@@ -66,8 +68,12 @@ func (s *Server) handleOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	attention, err := v.NeedsAttention(ctx, now)
+	if err != nil {
+		return err
+	}
 	return s.render(c, http.StatusOK, "overview.html", overviewPage{page: pageOf(c, "overview"), Overview: o,
-		Courses: courses, Charts: charts(o, now), Import: imp})
+		Courses: courses, Charts: charts(o, now), Import: imp, Attention: attention})
 }
 
 // charts fills every day and week of the chart range, with zeros where nothing happened.

@@ -43,6 +43,7 @@ func (s *Server) routes() {
 	site := e.Group("", s.requireSession)
 	site.GET("/courses/:id", s.handleCourse)
 	site.GET("/learners/:id", s.handleLearner)
+	site.GET("/attention", s.handleAttention)
 	site.GET("/connection", s.handleConnection)
 	site.POST("/deliveries/:id/replay", s.handleReplay)
 	site.POST("/connection/reimport", s.handleReimport)
@@ -51,6 +52,7 @@ func (s *Server) routes() {
 	site.GET("/export/steps.csv", s.handleExportSteps)
 	site.GET("/export/enrollments.csv", s.handleExportEnrollments)
 	site.GET("/export/lessons.csv", s.handleExportLessons)
+	site.GET("/export/learners.csv", s.handleExportLearners)
 
 	// The weekly digest's unsubscribe link: no session, the token says who.
 	e.GET(unsubscribePath, s.handleUnsubscribePage)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,7 +30,7 @@ func (db *DB) SitesNotPrefixed(ctx context.Context, prefix string) (int64, error
 // hold. The largest tables go first, by site, which is quicker than the cascade from sites.
 func (db *DB) DeleteSitesPrefixed(ctx context.Context, prefix string) error {
 	in := "IN (SELECT id FROM sites WHERE gid LIKE ?)"
-	for _, t := range []string{"learner_events", "enrollments", "lessons", "chapters", "courses", "learners",
+	for _, t := range []string{"learner_events", "enrollments", "lesson_completions", "lessons", "chapters", "courses", "learners",
 		"lesson_stats", "daily_stats", "progress_buckets", "inbox"} {
 		if err := db.write(ctx).Exec("DELETE FROM "+t+" WHERE site_id "+in, likePrefix(prefix)).Error; err != nil {
 			return dbError(err, t)
@@ -140,6 +141,10 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 				MIN(occurred_at) - interval '1 day', MIN(occurred_at),
 				CASE WHEN MAX(percent_after) >= 100 THEN MAX(occurred_at) END, MAX(occurred_at), MAX(occurred_at)
 			FROM learner_events WHERE site_id = ? AND kind = 'progress' GROUP BY learner_id, course_id`, []any{site, site}},
+		// Which learner completed which lesson, as the worker records it beside the events.
+		{`INSERT INTO lesson_completions (site_id, lesson_id, learner_id, course_id, first_at)
+			SELECT ?, lesson_id, learner_id, MIN(course_id), MIN(occurred_at) FROM learner_events
+			WHERE site_id = ? AND kind = 'lesson' GROUP BY lesson_id, learner_id`, []any{site, site}},
 		// A third of the enrollments came from the import (their percentage as REST gave it).
 		{`UPDATE enrollments SET imported_percent = percent, imported_as_of = percent_at WHERE site_id = ? AND id % 3 = 0`, []any{site}},
 		{`UPDATE site_imports SET state = 'done', phase = 'done', finished_at = now(), last_done_at = now(), history_from = now() - interval '181 days'
@@ -158,6 +163,34 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 		return err
 	}
 	return db.RebuildPace(ctx, site)
+}
+
+// SeedIdle gives a seeded site learners who need attention, as real sites have them: a
+// tenth of its learners stopped a month ago (their history is 30 days older), and a fifth
+// were also enrolled, by the import, in the next course, which they never started (at 0 %,
+// stamped with REST's updated_at a day after enrolling, some time in the last 180 days).
+func (db *DB) SeedIdle(ctx context.Context, site int64) error {
+	statements := []string{
+		`UPDATE learner_events SET occurred_at = occurred_at - interval '30 days' WHERE site_id = @site AND learner_id % 10 = 5`,
+		`UPDATE lesson_completions SET first_at = first_at - interval '30 days' WHERE site_id = @site AND learner_id % 10 = 5`,
+		`UPDATE enrollments SET percent_at = percent_at - interval '30 days', enrolled_at = enrolled_at - interval '30 days',
+			started_at = started_at - interval '30 days', completed_at = completed_at - interval '30 days',
+			last_activity_at = last_activity_at - interval '30 days', imported_as_of = imported_as_of - interval '30 days'
+			WHERE site_id = @site AND learner_id % 10 = 5`,
+		`INSERT INTO enrollments (site_id, id, learner_id, course_id, percent, enrolled_at, last_activity_at, imported_percent,
+				imported_as_of, seen_at)
+			SELECT site_id, learner_id * 100 + course_id % 10 + 1, learner_id, course_id % 10 + 1, 0, at, at + interval '1 day', 0,
+				at + interval '1 day', now()
+			FROM (SELECT site_id, learner_id, course_id, now() - (learner_id * 7919 % 180) * interval '1 day' - interval '1 day' AS at
+				FROM enrollments WHERE site_id = @site AND learner_id % 5 = 0) e
+			ON CONFLICT DO NOTHING`,
+	}
+	for _, q := range statements {
+		if err := db.write(ctx).Exec(q, sql.Named("site", site)).Error; err != nil {
+			return dbError(err, "seed")
+		}
+	}
+	return db.RebuildRollups(ctx, site)
 }
 
 // EndSeeding moves the learner event id sequence past the seeded ids and refreshes the

@@ -7,67 +7,64 @@ import (
 	"time"
 )
 
-// Learner statuses in a course.
+// Learner statuses in a course (see attention.go for what each means).
 const (
 	NotStarted = "not started"
 	InProgress = "in progress"
 	Completed  = "completed"
-	Stalled    = "stalled" // no activity for StalledAfter, not completed
+	Stalled    = "stalled" // started, unfinished, idle for the site's threshold (Settings.StalledDays)
 )
 
-// StalledAfter is how long without activity makes a learner stalled.
-const StalledAfter = 15 * 24 * time.Hour
+// Statuses are the learner statuses in the order pages list them.
+var Statuses = []string{NotStarted, InProgress, Stalled, Completed}
 
-// statusSQL classifies an enrollment e; its one parameter is the stalled cut-off.
-const statusSQL = `CASE WHEN e.completed_at IS NOT NULL OR e.percent >= 100 THEN 'completed'
-	WHEN e.last_activity_at IS NULL AND e.percent = 0 AND e.started_at IS NULL THEN 'not started'
-	WHEN COALESCE(e.last_activity_at, e.enrolled_at) < ? THEN 'stalled'
-	ELSE 'in progress' END`
-
-// LearnerRow is a learner in a course's table.
+// LearnerRow is an enrollment in a learner list, with its learner and where they stand.
 type LearnerRow struct {
 	EnrollmentID   int64
 	LearnerID      int64
 	Email          string
 	FirstName      string
 	LastName       string
+	CourseID       int64
+	Course         string
 	Percent        float64
+	EnrolledAt     *time.Time
 	LastActivityAt *time.Time
 	Status         string
+	IdleFrom       *time.Time // since when it is idle; nil once completed
+	DaysIdle       *int64     // whole days idle; nil once completed
+	LastLessonID   *int64     // the latest lesson completed, by event time
+	LastLesson     string
+	NextLessonID   *int64 // the first lesson of the curriculum not completed; nil once completed
+	NextLesson     string
+	Total          int64 `gorm:"->"` // how many rows the list holds in all, as the page query counts them
 }
 
-// LearnerQuery says which page of a course's learners to read.
+// LearnerQuery says which page of a learner list to read.
 type LearnerQuery struct {
-	Status string // "" for all
-	Search string // part of an email or name, "" for all
-	Sort   string // progress, activity, email (default activity)
-	Desc   bool
-	Page   int // from 1
-	Size   int
+	LearnerFilter
+	Sort string // progress, activity, email, idle (default activity)
+	Desc bool
+	Page int // from 1
+	Size int
 }
 
-var learnerSorts = map[string]string{"progress": "e.percent", "activity": "e.last_activity_at", "email": "l.email"}
+// learnerSorts order learner lists: progress (closest to finishing first, descending),
+// activity, email, idle (when it became idle: the most recently stalled first, descending).
+var learnerSorts = map[string]string{"progress": "e.percent", "activity": "e.last_activity_at", "email": "l.email",
+	"idle": "CASE WHEN " + doneSQL + " THEN NULL ELSE " + idleFromSQL + " END"}
 
-// Learners reads one page of a course's learners and how many match in all.
-func (v *SiteView) Learners(ctx context.Context, courseID int64, q LearnerQuery, now time.Time) ([]LearnerRow, int64, error) {
-	cut := now.Add(-StalledAfter).UTC()
-	where := "e.site_id = ? AND e.course_id = ?"
-	args := []any{v.siteID, courseID}
-	if q.Status != "" {
-		where += " AND " + statusSQL + " = ?"
-		args = append(args, cut, q.Status)
+// Learners reads one page of a learner list and how many enrollments it holds in all.
+func (v *SiteView) Learners(ctx context.Context, q LearnerQuery, now time.Time) ([]LearnerRow, int64, error) {
+	st, err := v.Settings(ctx)
+	if err != nil {
+		return nil, 0, err
 	}
-	if q.Search != "" {
-		where += " AND (LOWER(l.email) LIKE ? OR LOWER(l.first_name || ' ' || l.last_name) LIKE ?)"
-		like := "%" + escapeLike(q.Search) + "%"
-		args = append(args, like, like)
+	w, args, err := v.where(q.LearnerFilter, now, st)
+	if err != nil {
+		return nil, 0, err
 	}
-	from := " FROM enrollments e LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id WHERE " + where
 	g := v.db.reader(ctx)
-	var total int64
-	if err := g.Raw("SELECT COUNT(*)"+from, args...).Scan(&total).Error; err != nil {
-		return nil, 0, dbError(err, "learners")
-	}
 	col, ok := learnerSorts[q.Sort]
 	if !ok {
 		col = learnerSorts["activity"]
@@ -78,13 +75,25 @@ func (v *SiteView) Learners(ctx context.Context, courseID int64, q LearnerQuery,
 	}
 	size := max(1, min(q.Size, 200))
 	page := max(1, q.Page)
+	order := fmt.Sprintf("%s %s NULLS LAST, e.id", col, dir)
 	var out []LearnerRow
-	err := g.Raw(fmt.Sprintf(`SELECT e.id AS enrollment_id, e.learner_id, COALESCE(l.email, '') AS email,
-			COALESCE(l.first_name, '') AS first_name, COALESCE(l.last_name, '') AS last_name,
-			e.percent, e.last_activity_at, %s AS status %s
-		ORDER BY %s %s NULLS LAST, e.id LIMIT %d OFFSET %d`, statusSQL, from, col, dir, size, (page-1)*size),
-		append([]any{cut}, args...)...).Scan(&out).Error
-	return out, total, dbError(err, "learners")
+	err = g.Raw(fmt.Sprintf(learnerSelect, fmt.Sprintf("%s ORDER BY %s LIMIT %d OFFSET %d", pick(w), order, size, (page-1)*size))+
+		" ORDER BY "+order, args...).Scan(&out).Error
+	if err != nil {
+		return nil, 0, dbError(err, "learners")
+	}
+	var total int64
+	if len(out) > 0 {
+		total = out[0].Total
+	} else if page > 1 { // past the last page: count apart
+		if err := g.Raw("SELECT COUNT(*) FROM ("+pick(w)+") x", args...).Scan(&total).Error; err != nil {
+			return nil, 0, dbError(err, "learners")
+		}
+	}
+	for i := range out {
+		out[i].setIdle(now)
+	}
+	return out, total, nil
 }
 
 func escapeLike(s string) string {
@@ -217,10 +226,14 @@ func (v *SiteView) EachEnrollment(ctx context.Context, courseID int64, now time.
 		FROM enrollments e
 		LEFT JOIN learners l ON l.site_id = e.site_id AND l.id = e.learner_id
 		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
-		WHERE e.site_id = ?`
-	args := []any{now.Add(-StalledAfter).UTC(), v.siteID}
+		WHERE e.site_id = @site`
+	st, err := v.Settings(ctx)
+	if err != nil {
+		return err
+	}
+	args := []any{sql.Named("stalled", now.Add(-st.StalledAfter()).UTC()), sql.Named("site", v.siteID)}
 	if courseID > 0 {
-		q, args = q+" AND e.course_id = ?", append(args, courseID)
+		q, args = q+" AND e.course_id = @course", append(args, sql.Named("course", courseID))
 	}
 	return v.each(ctx, q+" ORDER BY e.course_id, e.id", args, func(rows *sql.Rows) error {
 		var e EnrollmentRow
