@@ -54,6 +54,13 @@ func TestBrowser(t *testing.T) {
 	// The school's past, which the import reads at the Connection step.
 	h.Site.SeedHistory(thinkificdouble.HistorySpec{Seed: 9, Courses: 3, ChaptersPerCourse: 2, LessonsPerChapter: 3, QuizEvery: 3,
 		Learners: 30, Enrollments: 40})
+	// Course 70, whose curriculum seedSite stores as an import would, is Thinkific's too: the
+	// import at the Connection step lists it again rather than finding it deleted.
+	h.Site.AddCourse(thinkificdouble.Course{ID: 70, Name: "Course"})
+	h.Site.AddChapter(thinkificdouble.Chapter{ID: 1, CourseID: 70, Name: "One", Position: 1})
+	for i, name := range []string{"Lesson 700", "Lesson 701", "Wrap-up"} {
+		h.Site.AddContent(thinkificdouble.Content{ID: int64(700 + i), ChapterID: 1, Name: name, Position: i + 1, Type: []string{"Lesson", "Lesson", "Quiz"}[i]})
+	}
 	seedSite(t, h, "acme")
 	// The admin sent Thinkific's test event, and one delivery came twice.
 	testEvent := bytes.Replace(testkit.Published(t, "enrollment.created.json"), []byte(`"tenant_id":"59"`), []byte(`"tenant_id":"1001"`), 1)
@@ -235,11 +242,11 @@ func TestBrowser(t *testing.T) {
 				seen = true
 				admin.open(t, "the connection page while importing", 200, chromedp.Navigate(h.URL+"/connection"))
 				state := strings.Join(strings.Fields(run(t, admin, "import state", chromedp.Text(chromedp.CSS("#import-state")))), " ")
-				if state != "Running: reading lessons of course 2 of 3." {
+				if state != "Running: reading lessons of course 2 of 4." {
 					t.Fatalf("while importing: %q", state)
 				}
-				if !eval[bool](t, admin, `(p => p !== null && p.value === 1 && p.max === 3 && p.getBoundingClientRect().width > 0)(document.querySelector("#import progress"))`) {
-					t.Fatal("no progress bar at 1 of 3 courses")
+				if !eval[bool](t, admin, `(p => p !== null && p.value === 1 && p.max === 4 && p.getBoundingClientRect().width > 0)(document.querySelector("#import progress"))`) {
+					t.Fatal("no progress bar at 1 of 4 courses")
 				}
 				run(t, admin, "mark the page", chromedp.Evaluate[any](`window.stayed = true`))
 				admin.screenshot(t, shots, "connection-importing")
@@ -262,7 +269,7 @@ func TestBrowser(t *testing.T) {
 			if done != "Done. true" {
 				t.Fatalf("the open page, after the import: %q", done)
 			}
-			for id, want := range map[string]string{"import-courses": "3", "import-lessons": "18", "import-enrollments": "40 of 40"} {
+			for id, want := range map[string]string{"import-courses": "4", "import-lessons": "21", "import-enrollments": "40 of 40"} {
 				wantText(t, admin, "#"+id, want)
 			}
 			if n := eval[int](t, admin, `document.querySelectorAll("form[action='/connection/reimport'] button").length`); n != 1 {
@@ -277,6 +284,9 @@ func TestBrowser(t *testing.T) {
 		{"needs attention", func(t *testing.T) {
 			admin.open(t, "the overview's figure", 200, chromedp.Navigate(h.URL+"/"))
 			admin.open(t, "needs attention", 200, chromedp.Click(chromedp.CSS(`#fig-attention`)))
+			// The import step brought the double's school in too: this step's learners are
+			// those of course 70.
+			admin.open(t, "needs attention in course 70", 200, chromedp.Navigate(h.URL+"/attention?course_id=70"))
 			wantText(t, admin, "h1", "Needs attention (2)")
 			rows := eval[[]string](t, admin, `[...document.querySelectorAll("#attention-table tbody tr")].map(r => [...r.cells].map(c => c.innerText.replace(/\s+/g, " ").trim()).join(" | "))`)
 			want := []string{ // most recently stalled first
@@ -286,7 +296,7 @@ func TestBrowser(t *testing.T) {
 			if !slices.Equal(rows, want) {
 				t.Fatalf("needs attention rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
 			}
-			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?idle_days=15" {
+			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?course_id=70&idle_days=15" {
 				t.Fatalf("export link %q", href)
 			}
 			run(t, admin, "copy emails", chromedp.Click(chromedp.CSS(`[data-copy-emails]`)))
@@ -298,12 +308,15 @@ func TestBrowser(t *testing.T) {
 				t.Fatalf("copy said %q", msg)
 			}
 			admin.screenshot(t, shots, "attention")
+			if got := eval[string](t, admin, `document.querySelector("select[name=course_id]").value`); got != "70" {
+				t.Fatalf("the course filter shows %q, want 70: %s", got, eval[string](t, admin, `document.querySelector("select[name=course_id]").outerHTML`))
+			}
 			run(t, admin, "choose not started", chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "not started"))
 			admin.open(t, "the filter", 200, chromedp.Click(chromedp.CSS(`.filters button[type="submit"]`)))
 			if n := eval[int](t, admin, `document.querySelectorAll("#attention-table tbody tr").length`); n != 1 {
 				t.Fatalf("not started: %d rows", n)
 			}
-			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?idle_days=15&status=not+started" {
+			if href := eval[string](t, admin, `document.querySelector(".export-rows").getAttribute("href")`); href != "/export/learners.csv?course_id=70&idle_days=15&status=not+started" {
 				t.Fatalf("filtered export link %q", href)
 			}
 			narrow := newTab(t, chrome, console)
