@@ -1,11 +1,15 @@
 package server_test
 
 import (
+	"context"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/strideapp/stride/app/digest"
 	"github.com/strideapp/stride/app/internal/testkit"
 	"github.com/strideapp/stride/app/server"
 )
@@ -102,6 +106,31 @@ func TestBrowserSettings(t *testing.T) {
 		}
 	}
 	console.file("connection in the site's zone")
+
+	// The unsubscribe link of a digest: asks first, then unsubscribes, at both widths.
+	token := digest.Token(h.Cfg.SecretKey, h.MustSite().ID, "lead@school.test")
+	for _, width := range []int64{1024, 420} {
+		tab, suffix := admin, ""
+		if width == 420 {
+			tab, suffix = newTab(t, chrome, console), "-420"
+			run(t, tab, "420px viewport", chromedp.EmulateViewport(420, 800))
+		}
+		tab.open(t, "the unsubscribe link", 200, chromedp.Navigate(h.URL+"/digest/unsubscribe?token="+url.QueryEscape(token)))
+		wantText(t, tab, "h1", "Stop the weekly digest?")
+		tab.screenshot(t, shots, "unsubscribe"+suffix)
+		if w := eval[[]float64](t, tab, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+			t.Fatalf("the unsubscribe page scrolls sideways at %dpx: %v", width, w)
+		}
+		if width == 420 {
+			tab.open(t, "unsubscribe", 200, chromedp.Click(chromedp.CSS(`button[type="submit"]`)))
+			wantText(t, tab, "h1", "Unsubscribed")
+			tab.screenshot(t, shots, "unsubscribed"+suffix)
+		}
+		console.file("unsubscribe at " + strconv.FormatInt(width, 10) + "px")
+	}
+	if st, _ := h.DB.View(h.MustSite().ID).Settings(context.Background()); strings.Contains(st.DigestRecipients, "lead@school.test") {
+		t.Fatalf("still a recipient after unsubscribing: %q", st.DigestRecipients)
+	}
 
 	for _, page := range console.pages {
 		if got := console.filed[page]; len(got) > 0 {
