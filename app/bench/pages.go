@@ -105,7 +105,7 @@ func RunPages(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "%-44s %8s %8s %8s  %s\n", "page (largest site)", "p50", "p95", "max", "target p95 ≤ 100 ms")
 	pages := []string{"/", fmt.Sprintf("/courses/%d", course), fmt.Sprintf("/courses/%d?sort=progress", course),
 		fmt.Sprintf("/courses/%d?status=stalled", course), fmt.Sprintf("/courses/%d?page=200", course),
-		fmt.Sprintf("/courses/%d?q=learner12", course), fmt.Sprintf("/learners/%d", learner), "/connection",
+		fmt.Sprintf("/courses/%d?q=learner12", course), fmt.Sprintf("/learners/%d", learner), "/connection", "/settings",
 		"/attention", "/attention?sort=progress", fmt.Sprintf("/attention?course_id=%d&status=not+started", course), "/attention?page=20",
 		// Course 6 holds the learners SeedIdle stopped a month ago: 5,000 stuck somewhere.
 		"/courses/6", fmt.Sprintf("/courses/%d?status=stalled&idle_days=30", course), fmt.Sprintf("/courses/%d?cohort=%s", course, time.Now().UTC().Format("2006-01"))}

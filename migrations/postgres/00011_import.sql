@@ -48,6 +48,8 @@ ALTER TABLE courses ADD COLUMN deleted_at TIMESTAMPTZ;
 ALTER TABLE chapters ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE lessons ADD COLUMN course_position INTEGER;          -- 1..n in curriculum order; NULL: not in the curriculum read
 ALTER TABLE lessons ADD COLUMN unlisted_at TIMESTAMPTZ;              -- a read of the curriculum did not list it: never re-read for it again
+-- Lessons events named that no curriculum read has placed: what the importer looks for each minute.
+CREATE INDEX lessons_unplaced ON lessons (site_id, course_id) WHERE course_position IS NULL AND unlisted_at IS NULL;
 ALTER TABLE enrollments ADD COLUMN imported_percent DOUBLE PRECISION; -- what REST said, 0-100
 ALTER TABLE enrollments ADD COLUMN imported_as_of TIMESTAMPTZ;   -- REST's updated_at for it
 
@@ -57,6 +59,7 @@ INSERT INTO site_imports (site_id, state, requested_at, next_attempt_at, history
 SELECT id, 'queued', installed_at, installed_at, installed_at FROM sites WHERE uninstalled_at IS NULL;
 
 -- +goose Down
+DROP INDEX lessons_unplaced;
 ALTER TABLE enrollments DROP COLUMN imported_as_of;
 ALTER TABLE enrollments DROP COLUMN imported_percent;
 ALTER TABLE lessons DROP COLUMN unlisted_at;
