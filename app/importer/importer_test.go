@@ -2,14 +2,17 @@ package importer_test
 
 import (
 	"context"
+	"encoding/csv"
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/strideapp/stride/app/internal/testkit"
+	"github.com/strideapp/stride/app/server"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkificdouble"
@@ -453,6 +456,101 @@ func TestOneImportAtATime(t *testing.T) {
 			if (a == nil) == (b == nil) {
 				t.Fatalf("round %d: both or neither took the import: %v %v", round, a, b)
 			}
+		}
+	})
+}
+
+// TestLessonsCSVMatchesThinkific: after the import and some lessons completed through
+// webhooks, lessons.csv lists the double's curriculum exactly, in order, each content with
+// the learners who completed it: by a lesson.completed, or by an imported enrollment that
+// had finished the course (once each).
+func TestLessonsCSVMatchesThinkific(t *testing.T) {
+	testkit.DBKinds(t, func(t *testing.T, dbURL string) {
+		h := testkit.New(t, dbURL)
+		cat := h.Site.SeedHistory(thinkificdouble.HistorySpec{Seed: 21, Courses: 2, ChaptersPerCourse: 2, LessonsPerChapter: 3, QuizEvery: 3,
+			Learners: 30, Enrollments: 40})
+		installed(t, h)
+		ctx := context.Background()
+		h.Importer.Drain(ctx)
+
+		// Every third unfinished learner completes the course's first two contents.
+		done := map[int64]map[int64]bool{} // content → learners
+		mark := func(content, learner int64) {
+			if done[content] == nil {
+				done[content] = map[int64]bool{}
+			}
+			done[content][learner] = true
+		}
+		ids, _ := curriculum(cat)
+		courseOf := map[int64]int64{}
+		firstTwo := map[int64][]int64{}
+		for _, ch := range cat.Chapters {
+			for _, ct := range cat.Contents {
+				if ct.ChapterID == ch.ID {
+					courseOf[ct.ID] = ch.CourseID
+				}
+			}
+		}
+		for _, id := range ids {
+			if c := courseOf[id]; len(firstTwo[c]) < 2 {
+				firstTwo[c] = append(firstTwo[c], id)
+			}
+		}
+		for i, e := range cat.Enrollments {
+			if e.Percentage >= 1 {
+				for _, id := range ids {
+					if courseOf[id] == e.CourseID {
+						mark(id, e.UserID)
+					}
+				}
+				continue
+			}
+			if i%3 != 0 {
+				continue
+			}
+			for _, content := range firstTwo[e.CourseID] {
+				if _, err := h.Site.Deliver(ctx, stride.TopicLessonCompleted, h.Site.LessonCompletedPayload(e.ID, content)); err != nil {
+					t.Fatal(err)
+				}
+				mark(content, e.UserID)
+			}
+		}
+		h.Drain()
+
+		admin := testkit.Browser()
+		testkit.Get(t, admin, server.LaunchURL(h.URL, testkit.ClientSecret, "acme", h.Site.GID(), h.Clock.Now()))
+		resp, body := testkit.Get(t, admin, h.URL+"/export/lessons.csv")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("lessons.csv answered %d", resp.StatusCode)
+		}
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{{"course_id", "course_name", "chapter_id", "chapter_name", "lesson_id", "lesson_name", "lesson_type", "position", "completed_by"}}
+		names := map[int64]string{}
+		for _, c := range cat.Courses {
+			names[c.ID] = c.Name
+		}
+		chapters := map[int64]thinkificdouble.Chapter{}
+		for _, ch := range cat.Chapters {
+			chapters[ch.ID] = ch
+		}
+		position := map[int64]int{}
+		for _, id := range ids {
+			var ct thinkificdouble.Content
+			for _, c := range cat.Contents {
+				if c.ID == id {
+					ct = c
+				}
+			}
+			ch := chapters[ct.ChapterID]
+			position[ch.CourseID]++
+			want = append(want, []string{strconv.FormatInt(ch.CourseID, 10), names[ch.CourseID], strconv.FormatInt(ch.ID, 10), ch.Name,
+				strconv.FormatInt(id, 10), ct.Name, ct.Type, strconv.Itoa(position[ch.CourseID]), strconv.Itoa(len(done[id]))})
+		}
+		if !slices.EqualFunc(rows, want, slices.Equal[[]string]) {
+			t.Fatalf("lessons.csv:\n got %v\nwant %v", rows, want)
 		}
 	})
 }
