@@ -42,8 +42,9 @@ type Stride interface {
 	// Serve answers HTTP on l, with the background work beside it, until ctx ends; ready is
 	// called once requests are being taken.
 	Serve(ctx context.Context, l net.Listener, ready func()) error
-	// DrainInstalls waits for the webhook registrations that installs started.
-	DrainInstalls(ctx context.Context)
+	// DrainInstalls waits for the webhook registrations that installs started, and registers
+	// at once what an install left to the sweep or could not register for the site.
+	DrainInstalls(ctx context.Context, subdomain string) error
 	// Unapplied counts the accepted events the worker has yet to apply.
 	Unapplied(ctx context.Context) (int64, error)
 	// LaunchURL opens a site's dashboard, signed as a launch from the Thinkific admin.
@@ -163,7 +164,10 @@ func Play(ctx context.Context, o Options, start Start, stdout io.Writer) ([]*Sit
 		if err := installDemo(ctx, appURL, name); err != nil {
 			return nil, fmt.Errorf("demo: installing on %s: %w", name, err)
 		}
-		a.DrainInstalls(ctx) // webhooks register in the background: wait for them before playing
+		// Webhooks register in the background: wait for them before playing.
+		if err := a.DrainInstalls(ctx, name); err != nil {
+			return nil, fmt.Errorf("demo: registering the webhooks of %s: %w", name, err)
+		}
 		fmt.Fprintf(stdout, "installed on %s through OAuth; %d webhooks registered\n", name, len(s.Thinkific.Webhooks()))
 		sites = append(sites, s)
 	}

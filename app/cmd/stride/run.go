@@ -233,7 +233,32 @@ func startDemo(ctx context.Context, getenv func(string) string) (demo.Stride, er
 	return start(ctx, getenv, io.Discard)
 }
 
-func (a *app) DrainInstalls(ctx context.Context) { a.install.Drain(ctx) }
+func (a *app) DrainInstalls(ctx context.Context, subdomain string) error {
+	a.install.Drain(ctx)
+	site, err := a.db.SiteBySubdomain(ctx, subdomain)
+	if err != nil {
+		return err
+	}
+	hooks, err := a.db.Webhooks(ctx, site.ID)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, h := range hooks {
+		if h.Status == stride.WebhookActive {
+			active++
+		}
+	}
+	if active == len(stride.WebhookTopics) {
+		return nil
+	}
+	// Left to the sweep (its lease was taken) or refused for a moment: register them now.
+	rep, err := a.install.Reconcile(ctx, site)
+	if err == nil && len(rep.Failed) > 0 {
+		err = fmt.Errorf("Thinkific refused the webhooks for %v", rep.Failed)
+	}
+	return err
+}
 
 func (a *app) Unapplied(ctx context.Context) (int64, error) { return a.db.Unapplied(ctx, 0) }
 
