@@ -86,11 +86,12 @@ func (v *SiteView) DigestWeek(ctx context.Context, from, to time.Time, stalledAf
 		return nil, dbError(err, "digest completions")
 	}
 	// An enrollment becomes stalled stalledAfter after its last activity (its enrollment
-	// when it had none), as statusSQL classifies it.
+	// when it had none), as statusSQL classifies it: started and unfinished by the same
+	// rules as every page (an imported enrollment at 0 % is not started, whatever activity
+	// the import stamped).
 	args := []any{sql.Named("site", v.siteID), sql.Named("lo", from.Add(-stalledAfter)), sql.Named("hi", to.Add(-stalledAfter))}
 	const becameStalled = `FROM enrollments e
-		WHERE e.site_id = @site AND e.completed_at IS NULL AND e.percent < 100
-		AND NOT (e.last_activity_at IS NULL AND e.percent = 0 AND e.started_at IS NULL)
+		WHERE e.site_id = @site AND NOT ` + doneSQL + ` AND NOT ` + notStartedSQL + `
 		AND COALESCE(e.last_activity_at, e.enrolled_at) >= @lo AND COALESCE(e.last_activity_at, e.enrolled_at) < @hi`
 	if err := g.Raw(`SELECT COUNT(*) `+becameStalled, args...).Scan(&w.StalledCount).Error; err != nil {
 		return nil, dbError(err, "digest stalled")
