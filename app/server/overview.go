@@ -32,7 +32,7 @@ type overviewPage struct {
 	*store.Overview
 	Courses []store.CourseSummary
 	Charts  overviewCharts
-	Import  *store.Import // nil: the site's enrollments were never imported
+	Import  *store.ImportStatus // nil: the site's enrollments were never imported
 	// Attention counts the enrollments that need attention (the /attention page).
 	Attention int64
 }
@@ -64,7 +64,10 @@ func (s *Server) handleOverview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	imp, err := v.History(ctx)
+	imp, err := v.Import(ctx)
+	if stride.ErrorCode(err) == stride.ENOTFOUND {
+		imp, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

@@ -48,10 +48,14 @@ const (
 const lessonColumnsSQL = `
 	(SELECT le.lesson_id FROM learner_events le WHERE le.site_id = e.site_id AND le.learner_id = e.learner_id
 		AND le.course_id = e.course_id AND le.kind = 'lesson' ORDER BY le.occurred_at DESC, le.id DESC LIMIT 1) AS last_lesson_id,
-	CASE WHEN ` + doneSQL + ` THEN NULL ELSE (SELECT nl.id FROM lessons nl WHERE nl.site_id = e.site_id AND nl.course_id = e.course_id
+	CASE WHEN ` + doneSQL + ` THEN NULL ELSE ` + nextLessonSQL + ` END AS next_lesson_id`
+
+// nextLessonSQL is the id of enrollment e's next lesson: the first of the curriculum its
+// learner has not completed.
+const nextLessonSQL = `(SELECT nl.id FROM lessons nl WHERE nl.site_id = e.site_id AND nl.course_id = e.course_id
 		AND nl.course_position IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lesson_completions c
 			WHERE c.site_id = nl.site_id AND c.lesson_id = nl.id AND c.learner_id = e.learner_id)
-		ORDER BY nl.course_position LIMIT 1) END AS next_lesson_id`
+		ORDER BY nl.course_position LIMIT 1)`
 
 // LearnerFilter says which enrollments a learner list holds. Every field is optional.
 type LearnerFilter struct {

@@ -112,7 +112,3 @@ func (v *SiteView) Course(ctx context.Context, id int64) (*CourseHeader, error) 
 	}
 	return &out[0], nil
 }
-
-// History is the site's import from Thinkific, or nil when none was ever asked for: it
-// says from when lesson-level history exists.
-func (v *SiteView) History(ctx context.Context) (*Import, error) { return v.db.ImportOf(ctx, v.siteID) }

@@ -98,14 +98,11 @@ func (v *SiteView) DigestWeek(ctx context.Context, from, to time.Time, stalledAf
 	}
 	err := g.Raw(`SELECT e.learner_id, COALESCE(lr.first_name, '') AS first_name, COALESCE(lr.last_name, '') AS last_name,
 			COALESCE(lr.email, '') AS email, e.course_id, COALESCE(c.name, '') AS course, e.percent,
-			e.last_activity_at, e.enrolled_at, nl.id AS next_lesson_id, COALESCE(nl.name, '') AS next_lesson
+			e.last_activity_at, e.enrolled_at, nxt.id AS next_lesson_id, COALESCE(nxt.name, '') AS next_lesson
 		FROM (SELECT e.* `+becameStalled+`) e
 		LEFT JOIN learners lr ON lr.site_id = e.site_id AND lr.id = e.learner_id
 		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
-		LEFT JOIN lessons nl ON nl.site_id = e.site_id AND nl.id = (
-			SELECT l.id FROM lessons l WHERE l.site_id = e.site_id AND l.course_id = e.course_id AND l.course_position IS NOT NULL
-			AND NOT EXISTS (SELECT 1 FROM lesson_completions lc WHERE lc.site_id = l.site_id AND lc.lesson_id = l.id AND lc.learner_id = e.learner_id)
-			ORDER BY l.course_position LIMIT 1)
+		LEFT JOIN lessons nxt ON nxt.site_id = e.site_id AND nxt.id = `+nextLessonSQL+`
 		ORDER BY COALESCE(e.last_activity_at, e.enrolled_at) DESC, e.id LIMIT @limit`,
 		append(args, sql.Named("limit", limit))...).Scan(&w.Stalled).Error
 	if err != nil {
