@@ -87,7 +87,6 @@ func (b *APIBudget) Take(ctx context.Context, siteID int64) error {
 // try counts one request for the site if the window has room, and otherwise says how long
 // until it may, in one short transaction that no other take of the site runs beside.
 func (b *APIBudget) try(ctx context.Context, siteID int64) (time.Duration, error) {
-	now := leaseTime(b.db.now())
 	var wait time.Duration
 	err := b.db.tx(ctx, func(tx *gorm.DB) error {
 		if b.db.postgres {
@@ -96,6 +95,9 @@ func (b *APIBudget) try(ctx context.Context, siteID int64) (time.Duration, error
 				return err
 			}
 		}
+		// The time is read once the lock is held: a take that waited for it must not record
+		// its request as sent before the takes it waited for.
+		now := leaseTime(b.db.now())
 		var blocks []apiBlockRow
 		if err := tx.Where("site_id = ?", siteID).Limit(1).Find(&blocks).Error; err != nil {
 			return err
