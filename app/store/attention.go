@@ -12,7 +12,8 @@ import (
 //
 //   - completed: completed_at set or at 100 %.
 //   - not started: no progress and no lesson yet, however old. Neither started_at, a
-//     percentage above 0, nor a lesson completion of the learner in the course. The import
+//     percentage above 0, nor a lesson completion of the learner in the course (has_lesson,
+//     kept on the enrollment: see nextlesson.go). The import
 //     stamps last_activity_at with Thinkific's updated_at even at 0 %, so that column alone
 //     cannot tell.
 //   - stalled: started, unfinished, idle for at least the site's threshold (Settings).
@@ -24,8 +25,7 @@ import (
 // started that many days after enrolling.
 const (
 	doneSQL       = `(e.completed_at IS NOT NULL OR e.percent >= 100)`
-	notStartedSQL = `(e.percent = 0 AND e.started_at IS NULL AND NOT EXISTS (SELECT 1 FROM lesson_completions lc
-		WHERE lc.site_id = e.site_id AND lc.course_id = e.course_id AND lc.learner_id = e.learner_id))`
+	notStartedSQL = `(e.percent = 0 AND e.started_at IS NULL AND NOT e.has_lesson)`
 	idleFromSQL = `CASE WHEN ` + notStartedSQL + ` THEN COALESCE(e.enrolled_at, e.last_activity_at)
 		ELSE COALESCE(e.last_activity_at, e.enrolled_at) END`
 	// statusSQL classifies an enrollment e; @stalled is the site's stalled cut-off.
@@ -33,29 +33,20 @@ const (
 		WHEN COALESCE(e.last_activity_at, e.enrolled_at) <= @stalled THEN 'stalled' ELSE 'in progress' END`
 	// idleSQL keeps unfinished enrollments idle since @idle or before. Its first two lines
 	// only let the database find them by the indexes of migration 00014 (enrollments_idle,
-	// enrollments_unstarted); the last is the rule, which asks whether the learner completed
-	// a lesson only when the answer matters: when the last activity and enrolling are both
-	// before @idle, the enrollment is idle since then whether it started or not.
+	// enrollments_unstarted); the last is the rule.
 	idleSQL = `e.completed_at IS NULL AND e.percent < 100
 		AND (COALESCE(e.last_activity_at, e.enrolled_at) <= @idle OR (e.percent = 0 AND e.started_at IS NULL AND e.enrolled_at <= @idle))
-		AND (COALESCE(e.last_activity_at, e.enrolled_at) <= @idle AND COALESCE(e.enrolled_at, e.last_activity_at) <= @idle
-			OR ` + idleFromSQL + ` <= @idle)`
+		AND ` + idleFromSQL + ` <= @idle`
 )
 
 // lessonColumnsSQL names the last lesson an enrollment e's learner completed in its course
 // (by event time) and the next one: the first of the curriculum they have not completed,
-// none once the course is completed. Correlated subqueries, so read only for the rows shown.
+// none once the course is completed. The last is a correlated subquery, so read only for
+// the rows shown.
 const lessonColumnsSQL = `
 	(SELECT le.lesson_id FROM learner_events le WHERE le.site_id = e.site_id AND le.learner_id = e.learner_id
 		AND le.course_id = e.course_id AND le.kind = 'lesson' ORDER BY le.occurred_at DESC, le.id DESC LIMIT 1) AS last_lesson_id,
-	CASE WHEN ` + doneSQL + ` THEN NULL ELSE ` + nextLessonSQL + ` END AS next_lesson_id`
-
-// nextLessonSQL is the id of enrollment e's next lesson: the first of the curriculum its
-// learner has not completed.
-const nextLessonSQL = `(SELECT nl.id FROM lessons nl WHERE nl.site_id = e.site_id AND nl.course_id = e.course_id
-		AND nl.course_position IS NOT NULL AND NOT EXISTS (SELECT 1 FROM lesson_completions c
-			WHERE c.site_id = nl.site_id AND c.lesson_id = nl.id AND c.learner_id = e.learner_id)
-		ORDER BY nl.course_position LIMIT 1)`
+	CASE WHEN ` + doneSQL + ` THEN NULL ELSE e.next_lesson_id END AS next_lesson_id`
 
 // LearnerFilter says which enrollments a learner list holds. Every field is optional.
 type LearnerFilter struct {

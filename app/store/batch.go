@@ -240,7 +240,10 @@ func (w *WorkTx) Write() error {
 	if err := w.writeEnrollments(); err != nil {
 		return err
 	}
-	return w.batch.write(w.tx, w.db.postgres)
+	if err := w.batch.write(w.tx, w.db.postgres); err != nil {
+		return err
+	}
+	return w.writeNextLessons()
 }
 
 // MarkProcessed marks rows applied.

@@ -159,10 +159,21 @@ func (db *DB) SeedSite(ctx context.Context, site int64, steps, learners int) err
 			return dbError(err, "seed")
 		}
 	}
+	if err := db.seedNextLessons(ctx, site); err != nil {
+		return err
+	}
 	if err := db.RebuildRollups(ctx, site); err != nil {
 		return err
 	}
 	return db.RebuildPace(ctx, site)
+}
+
+// seedNextLessons counts the next lesson of a seeded site's enrollments, as the worker
+// keeps it.
+func (db *DB) seedNextLessons(ctx context.Context, site int64) error {
+	err := db.write(ctx).Exec(db.setNextLessons(`SELECT e.site_id, e.id, `+hasLessonSQL+` AS has_lesson, `+nextLessonSQL+` AS next_lesson_id
+		FROM enrollments e WHERE e.site_id = ?`), site).Error
+	return dbError(err, "seed")
 }
 
 // SeedIdle gives a seeded site learners who need attention, as real sites have them: a
@@ -189,6 +200,9 @@ func (db *DB) SeedIdle(ctx context.Context, site int64) error {
 		if err := db.write(ctx).Exec(q, sql.Named("site", site)).Error; err != nil {
 			return dbError(err, "seed")
 		}
+	}
+	if err := db.seedNextLessons(ctx, site); err != nil {
+		return err
 	}
 	return db.RebuildRollups(ctx, site)
 }

@@ -94,13 +94,7 @@ func (v *SiteView) Funnel(ctx context.Context, courseID int64) ([]FunnelLesson, 
 
 // stuck counts a course's stalled learners by their next lesson. Stalled learners are
 // idle for the site's threshold, so the indexes of idle enrollments find them (idleSQL)
-// without reading the course's others. With the curriculum's positions 1..n, a learner
-// who completed k lessons, the last at position k, completed 1..k: their next lesson is
-// k+1, found from counts alone (lesson_completions_course_learner, index-only, no sort).
-// Only a learner who skipped one is asked lesson by lesson. Asking every learner so, or
-// sorting their completions, took 200–340 ms for a course of 5,000 stalled learners 20
-// lessons in (bench-pages' course 6); with this its page takes 93 ms (p95 108 ms): a
-// course where that many learners stall wants the next lesson kept by the worker.
+// without reading the course's others, and each keeps its next lesson.
 func (v *SiteView) stuck(ctx context.Context, courseID int64) (map[int64]int64, error) {
 	st, err := v.Settings(ctx)
 	if err != nil {
@@ -108,16 +102,8 @@ func (v *SiteView) stuck(ctx context.Context, courseID int64) (map[int64]int64, 
 	}
 	w, args, _ := v.where(LearnerFilter{CourseID: courseID, Status: Stalled, IdleDays: &st.StalledDays}, v.db.now(), st)
 	var rows []struct{ NextLessonID, N int64 }
-	err = v.db.reader(ctx).Raw(`WITH s AS MATERIALIZED (SELECT e.learner_id FROM enrollments e WHERE `+w+`),
-		cur AS MATERIALIZED (SELECT id, course_position AS p FROM lessons
-			WHERE site_id = @site AND course_id = @course AND course_position IS NOT NULL),
-		agg AS (SELECT s.learner_id, COUNT(cur.p) AS n, COALESCE(MAX(cur.p), 0) AS top
-			FROM s LEFT JOIN lesson_completions lc ON lc.site_id = @site AND lc.course_id = @course AND lc.learner_id = s.learner_id
-			LEFT JOIN cur ON cur.id = lc.lesson_id GROUP BY s.learner_id),
-		nx AS (SELECT CASE WHEN agg.n = agg.top THEN agg.top + 1 ELSE (SELECT MIN(cur.p) FROM cur WHERE NOT EXISTS (
-				SELECT 1 FROM lesson_completions c WHERE c.site_id = @site AND c.lesson_id = cur.id AND c.learner_id = agg.learner_id)) END AS pos
-			FROM agg)
-		SELECT cur.id AS next_lesson_id, COUNT(*) AS n FROM nx JOIN cur ON cur.p = nx.pos GROUP BY cur.id`, args...).Scan(&rows).Error
+	err = v.db.reader(ctx).Raw(`SELECT e.next_lesson_id, COUNT(*) AS n FROM enrollments e WHERE `+w+`
+		AND e.next_lesson_id IS NOT NULL GROUP BY e.next_lesson_id`, args...).Scan(&rows).Error
 	out := make(map[int64]int64, len(rows))
 	for _, r := range rows {
 		out[r.NextLessonID] = r.N

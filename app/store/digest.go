@@ -102,7 +102,7 @@ func (v *SiteView) DigestWeek(ctx context.Context, from, to time.Time, stalledAf
 		FROM (SELECT e.* `+becameStalled+`) e
 		LEFT JOIN learners lr ON lr.site_id = e.site_id AND lr.id = e.learner_id
 		LEFT JOIN courses c ON c.site_id = e.site_id AND c.id = e.course_id
-		LEFT JOIN lessons nxt ON nxt.site_id = e.site_id AND nxt.id = `+nextLessonSQL+`
+		LEFT JOIN lessons nxt ON nxt.site_id = e.site_id AND nxt.id = e.next_lesson_id
 		ORDER BY COALESCE(e.last_activity_at, e.enrolled_at) DESC, e.id LIMIT @limit`,
 		append(args, sql.Named("limit", limit))...).Scan(&w.Stalled).Error
 	if err != nil {

@@ -111,6 +111,9 @@ func (s *SiteTx) ApplyEnrollment(e Enrollment, at time.Time) (*EnrollmentState, 
 	}
 	w.state = after
 	s.w.states[key] = after
+	if before == nil {
+		s.buf.journeys[JourneyKey{s.siteID, e.LearnerID, e.CourseID}] = true // a new enrollment's next lesson is counted
+	}
 	if f := s.w.journeys[JourneyKey{s.siteID, e.LearnerID, e.CourseID}]; f != nil {
 		f.note(after)
 	}

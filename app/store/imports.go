@@ -337,7 +337,7 @@ func (db *DB) SaveCurriculum(ctx context.Context, siteID int64, course CatalogCo
 				return err
 			}
 		}
-		return nil
+		return db.recountNextLessons(tx, siteID, courseID)
 	})
 	return n, dbError(err, "curriculum")
 }

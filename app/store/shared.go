@@ -18,6 +18,7 @@ type buffer struct {
 	counters map[string]map[rowKey]*counter // table → key → deltas
 	tenants  map[int64]string
 	activity map[EnrollmentKey]time.Time // latest learner activity
+	journeys map[JourneyKey]bool         // whose next lesson may have moved: a new completion or enrollment
 }
 
 type rowKey struct {
@@ -37,7 +38,7 @@ type counter struct {
 
 func newBuffer() *buffer {
 	return &buffer{rows: map[string]map[rowKey]upsert{}, counters: map[string]map[rowKey]*counter{}, tenants: map[int64]string{},
-		activity: map[EnrollmentKey]time.Time{}}
+		activity: map[EnrollmentKey]time.Time{}, journeys: map[JourneyKey]bool{}}
 }
 
 func (b *buffer) put(table string, k rowKey, at time.Time, vals ...any) {
@@ -204,18 +205,19 @@ func (b *buffer) writeCompletions(tx *gorm.DB) error {
 		sb.WriteString("(?,?,?,?,?)")
 		args = append(args, m[k].vals...)
 	}
-	sb.WriteString(" ON CONFLICT (site_id, lesson_id, learner_id) DO NOTHING RETURNING site_id, lesson_id, course_id")
+	sb.WriteString(" ON CONFLICT (site_id, lesson_id, learner_id) DO NOTHING RETURNING site_id, lesson_id, course_id, learner_id")
 	rows, err := tx.Raw(sb.String(), args...).Rows()
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var site, lesson, course int64
-		if err := rows.Scan(&site, &lesson, &course); err != nil {
+		var site, lesson, course, learner int64
+		if err := rows.Scan(&site, &lesson, &course, &learner); err != nil {
 			return err
 		}
 		b.add("lesson_stats", site, []any{lesson, course}, 1)
+		b.journeys[JourneyKey{site, learner, course}] = true
 	}
 	return rows.Err()
 }
