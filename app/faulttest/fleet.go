@@ -78,7 +78,7 @@ func (r *router) checkNoneFailed(t testing.TB) {
 // tally is what Thinkific's side saw, counted over every attempt.
 type tally struct {
 	events, attempts, ok, accepted, duplicate, unavailable, refused, noAnswer, other int
-	lostAnswers                                                                    int // events committed by an attempt whose answer never came
+	lostAnswers                                                                      int // events committed by an attempt whose answer never came
 }
 
 func count(recs []*record) tally {
