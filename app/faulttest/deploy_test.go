@@ -86,16 +86,7 @@ func TestDeployRehearsal(t *testing.T) {
 	stopLoad()
 	load.Wait()
 	loadTook := time.Since(start)
-	took := waitDrained(t, app, 60*time.Second)
-
-	rt.checkNoneFailed(t)
-	recs := rt.l.records()
-	stored := read(t, app)
-	checkAckedStored(t, stored, recs, "after the rolling restart")
-	checkApplied(t, stored, recs)
-	checkOneAccepted(t, recs)
-	checkNoDeadlocks(t, pg)
-	c := count(recs)
+	took, c := rt.checkAll(t, app)
 	if c.lostAnswers > 0 {
 		t.Errorf("%d deliveries were stored by an attempt that got no answer: a process dropped requests it had taken", c.lostAnswers)
 	}

@@ -75,6 +75,22 @@ func (r *router) checkNoneFailed(t testing.TB) {
 	p.report(t)
 }
 
+// checkAll waits until the workers drained the inbox, then fails unless every delivery got
+// a 2xx, and every event is stored once, answered "accepted" at most once and applied once.
+// It returns how long the drain took and what Thinkific's side saw.
+func (r *router) checkAll(t testing.TB, pg *postgres) (drained time.Duration, c tally) {
+	t.Helper()
+	drained = waitDrained(t, pg, 60*time.Second)
+	r.checkNoneFailed(t)
+	recs := r.l.records()
+	stored := read(t, pg)
+	checkAckedStored(t, stored, recs, "once the load ended")
+	checkApplied(t, stored, recs)
+	checkOneAccepted(t, recs)
+	checkNoDeadlocks(t, pg)
+	return drained, count(recs)
+}
+
 // tally is what Thinkific's side saw, counted over every attempt.
 type tally struct {
 	events, attempts, ok, accepted, duplicate, unavailable, refused, noAnswer, other int
