@@ -77,8 +77,10 @@ func TestDeployRehearsal(t *testing.T) {
 	// exited.
 	start := time.Now()
 	exits := make([]time.Duration, len(all))
+	terms := make([]time.Time, len(all))
 	time.Sleep(2 * time.Second)
 	for i, p := range all {
+		terms[i] = time.Now()
 		exits[i] = p.stop()
 		p.start()
 		time.Sleep(1500 * time.Millisecond)
@@ -95,6 +97,18 @@ func TestDeployRehearsal(t *testing.T) {
 			t.Errorf("%s exited %v after SIGTERM; Heroku sends SIGKILL after 30 s", names[i], d)
 		}
 	}
+	// A web process that gets SIGTERM answers the requests it has taken before it exits.
+	inFlight := make([]int, 2)
+	for _, a := range rt.l.answers() {
+		for i := range inFlight {
+			if a.To == all[i].URL && a.Sent.Before(terms[i]) && a.Got.After(terms[i]) {
+				inFlight[i]++
+				if a.Status == 0 {
+					t.Errorf("%v sent to %s at %s, in flight at its SIGTERM (%s): %v", a.ev, names[i], clock(a.Sent), clock(terms[i]), a.answer)
+				}
+			}
+		}
+	}
 
 	u, _ := url.Parse(dsn)
 	t.Logf("deploy: Procfile web %q ×2 (PORT %d, %d), worker %q ×1; DATABASE_URL postgres://%s:<password>@%s%s",
@@ -104,7 +118,8 @@ func TestDeployRehearsal(t *testing.T) {
 	for i, d := range exits {
 		exitTimes = append(exitTimes, fmt.Sprintf("%s %v", names[i], d.Round(time.Millisecond)))
 	}
-	t.Logf("deploy: exit after SIGTERM: %s; inbox drained %v after the load ended", strings.Join(exitTimes, ", "), took.Round(time.Millisecond))
+	t.Logf("deploy: exit after SIGTERM: %s; requests in flight at SIGTERM and answered: web.1 %d, web.2 %d; inbox drained %v after the load ended",
+		strings.Join(exitTimes, ", "), inFlight[0], inFlight[1], took.Round(time.Millisecond))
 	for _, p := range all {
 		p.stop()
 	}
