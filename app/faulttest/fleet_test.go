@@ -61,48 +61,50 @@ func TestFleet(t *testing.T) {
 		t.Fatalf("late halves %v: want both kinds", lateHalves)
 	}
 
-	send := func(ds []delivery, during func(i int)) {
-		ch := make(chan delivery)
-		var wg sync.WaitGroup
-		for range 8 {
-			wg.Go(func() {
-				for d := range ch {
-					rt.send(d.ev, d.to)
-				}
-			})
+	// send delivers ds from 8 senders in the background; reached(i) is closed once the i-th
+	// is handed to a sender, and done once all are answered.
+	send := func(ds []delivery) (reached func(i int) <-chan struct{}, done <-chan struct{}) {
+		marks := make([]chan struct{}, len(ds)+1)
+		for i := range marks {
+			marks[i] = make(chan struct{})
 		}
-		for i, d := range ds {
-			during(i)
-			ch <- d
-		}
-		close(ch)
-		wg.Wait()
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			ch := make(chan delivery)
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					for d := range ch {
+						rt.send(d.ev, d.to)
+					}
+				})
+			}
+			for i, d := range ds {
+				close(marks[i])
+				ch <- d
+			}
+			close(ch)
+			wg.Wait()
+		}()
+		return func(i int) <-chan struct{} { return marks[i] }, finished
 	}
-	var faults sync.WaitGroup
-	var killedAt, restartedAt time.Time
-	var downFor, workerExit time.Duration
 	start := time.Now()
-	send(now, func(i int) {
-		switch i {
-		case len(now) * 3 / 10: // a crashed web dyno, restarted a second later
-			faults.Go(func() {
-				killedAt = time.Now()
-				webs[0].kill()
-				time.Sleep(time.Second)
-				webs[0].start()
-				downFor = time.Since(killedAt)
-			})
-		case len(now) * 6 / 10: // the worker dyno restarted
-			faults.Go(func() {
-				restartedAt = time.Now()
-				workerExit = worker.stop()
-				worker.start()
-			})
-		}
-	})
-	faults.Wait()
+	reached, done := send(now)
+	<-reached(len(now) * 3 / 10) // a crashed web dyno, restarted a second later
+	killedAt := time.Now()
+	webs[0].kill()
+	time.Sleep(time.Second)
+	webs[0].start()
+	downFor := time.Since(killedAt)
+	<-reached(len(now) * 6 / 10) // the worker dyno restarted
+	restartedAt := time.Now()
+	workerExit := worker.stop()
+	worker.start()
+	<-done
 	time.Sleep(3 * time.Second) // the late halves come well after their partners
-	send(later, func(int) {})
+	_, done = send(later)
+	<-done
 	loadEnded := time.Now()
 	took, c := rt.checkAll(t, pg)
 	db := openStore(t, pg)
