@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -27,13 +28,14 @@ const (
 	secretKey    = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 )
 
-// server is `stride serve` running as a child process; it can be killed and started again
-// on the same port and log file.
+// server is a stride command running as a child process, `stride serve` unless said
+// otherwise; it can be killed and started again on the same port and log file.
 type server struct {
 	t      testing.TB
 	bin    string
+	args   []string // the command's arguments: serve, worker
 	env    []string
-	URL    string
+	URL    string // where it answers HTTP; "" for a process that does not
 	log    string
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -46,11 +48,20 @@ func newServer(t testing.TB, bin string, pg *postgres) *server {
 		t.Fatal(err)
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	s := &server{t: t, bin: bin, URL: url, log: filepath.Join(t.TempDir(), "stride.log")}
-	s.env = append(os.Environ(),
-		"PORT="+strconv.Itoa(port),
-		"APP_URL="+url,
-		"DATABASE_URL="+pg.URL,
+	return newProcess(t, bin, []string{"serve"}, url, appEnv(pg.URL, port, url))
+}
+
+// appEnv is the environment a stride process runs with here: Stride's configuration as a
+// partner sets it, but for Thinkific's URLs, which lead nowhere. Port 0 sets no PORT, as
+// Heroku sets none for a worker dyno or the release phase.
+func appEnv(databaseURL string, port int, appURL string) []string {
+	env := os.Environ()
+	if port != 0 {
+		env = append(env, "PORT="+strconv.Itoa(port))
+	}
+	return append(env,
+		"APP_URL="+appURL,
+		"DATABASE_URL="+databaseURL,
 		"THINKIFIC_CLIENT_ID=fault-test",
 		"THINKIFIC_CLIENT_SECRET="+clientSecret,
 		"SECRET_KEY="+secretKey,
@@ -59,16 +70,25 @@ func newServer(t testing.TB, bin string, pg *postgres) *server {
 		"THINKIFIC_API_URL=http://127.0.0.1:1",
 		"THINKIFIC_SITE_URL=http://127.0.0.1:1/{subdomain}",
 	)
+}
+
+// newProcess is bin with args and env, not yet started; url is where it answers HTTP, or ""
+// for a process that does not. t.Cleanup kills it if it still runs.
+func newProcess(t testing.TB, bin string, args []string, url string, env []string) *server {
+	t.Helper()
+	s := &server{t: t, bin: bin, args: args, env: env, URL: url, log: filepath.Join(t.TempDir(), "stride.log")}
 	t.Cleanup(func() {
 		if s.running() {
 			s.kill()
 		}
 		if t.Failed() {
-			t.Logf("stride log (last lines):\n%s", testdb.Tail(s.log, 40))
+			t.Logf("%s log (last lines):\n%s", s, testdb.Tail(s.log, 40))
 		}
 	})
 	return s
 }
+
+func (s *server) String() string { return "stride " + strings.Join(s.args, " ") + " " + s.URL }
 
 // migrate runs `stride migrate`, as Heroku's release phase does.
 func (s *server) migrate() {
@@ -80,7 +100,8 @@ func (s *server) migrate() {
 	}
 }
 
-// start runs `stride serve` and returns once /healthz answers 200.
+// start runs the command and returns once /healthz answers 200; a process that answers no
+// HTTP must still be running after a moment.
 func (s *server) start() {
 	s.t.Helper()
 	f, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -88,7 +109,7 @@ func (s *server) start() {
 		s.t.Fatal(err)
 	}
 	defer f.Close() // the child has its own descriptor
-	s.cmd = exec.Command(s.bin, "serve")
+	s.cmd = exec.Command(s.bin, s.args...)
 	s.cmd.Env, s.cmd.Stdout, s.cmd.Stderr = s.env, f, f
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -96,6 +117,14 @@ func (s *server) start() {
 	exited := make(chan struct{})
 	s.exited = exited
 	go func() { s.cmd.Wait(); close(exited) }()
+	if s.URL == "" {
+		select {
+		case <-exited:
+			s.t.Fatalf("%s exited at start: %v\n%s", s, s.cmd.ProcessState, testdb.Tail(s.log, 40))
+		case <-time.After(500 * time.Millisecond):
+		}
+		return
+	}
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(20 * time.Second)
@@ -109,11 +138,11 @@ func (s *server) start() {
 		}
 		select {
 		case <-exited:
-			s.t.Fatalf("stride serve exited before it was healthy: %v\n%s", s.cmd.ProcessState, testdb.Tail(s.log, 40))
+			s.t.Fatalf("%s exited before it was healthy: %v\n%s", s, s.cmd.ProcessState, testdb.Tail(s.log, 40))
 		default:
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("stride serve not healthy within 20 s (last: %v)\n%s", err, testdb.Tail(s.log, 40))
+			s.t.Fatalf("%s not healthy within 20 s (last: %v)\n%s", s, err, testdb.Tail(s.log, 40))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -136,25 +165,32 @@ func (s *server) kill() {
 	s.signal(syscall.SIGKILL, 10*time.Second)
 }
 
-// stop sends SIGTERM, as Heroku does, and waits for the graceful shutdown.
-func (s *server) stop() {
+// stop sends SIGTERM, as Heroku does, waits for the graceful shutdown (Heroku sends
+// SIGKILL 30 s after SIGTERM) and returns how long the process took to exit.
+func (s *server) stop() time.Duration {
 	s.t.Helper()
-	s.signal(syscall.SIGTERM, 30*time.Second)
+	took := s.signal(syscall.SIGTERM, 30*time.Second)
 	if !s.cmd.ProcessState.Success() {
-		s.t.Errorf("stride serve ended with %v after SIGTERM; want a clean exit", s.cmd.ProcessState)
+		s.t.Errorf("%s ended with %v after SIGTERM; want a clean exit", s, s.cmd.ProcessState)
 	}
+	return took
 }
 
-func (s *server) signal(sig syscall.Signal, wait time.Duration) {
+// signal sends sig and returns how long the process took to exit; past wait it kills the
+// process and fails the test.
+func (s *server) signal(sig syscall.Signal, wait time.Duration) time.Duration {
 	s.t.Helper()
+	sent := time.Now()
 	if err := s.cmd.Process.Signal(sig); err != nil && s.running() {
-		s.t.Fatalf("%v to stride: %v", sig, err)
+		s.t.Fatalf("%v to %s: %v", sig, s, err)
 	}
 	select {
 	case <-s.exited:
+		return time.Since(sent)
 	case <-time.After(wait):
 		s.cmd.Process.Kill()
-		s.t.Fatalf("stride did not exit within %v of %v", wait, sig)
+		s.t.Fatalf("%s did not exit within %v of %v", s, wait, sig)
+		return wait
 	}
 }
 
@@ -169,16 +205,8 @@ type site struct {
 // installSites installs n sites directly in the store, without the OAuth dance.
 func installSites(t testing.TB, pg *postgres, n int) []site {
 	t.Helper()
-	key, _ := hex.DecodeString(secretKey)
-	keys, err := secret.NewKeyring(key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Options{DatabaseURL: pg.URL, MaxConns: 2, Keys: keys}) // installs sites, then closes
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openStore(t, pg)
 	defer db.Close()
 	var sites []site
 	for i := range n {
@@ -196,6 +224,21 @@ func installSites(t testing.TB, pg *postgres, n int) []site {
 		sites = append(sites, s)
 	}
 	return sites
+}
+
+// openStore opens Stride's store on the test's database, with a small pool of its own.
+func openStore(t testing.TB, pg *postgres) *store.DB {
+	t.Helper()
+	key, _ := hex.DecodeString(secretKey)
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), store.Options{DatabaseURL: pg.URL, MaxConns: 2, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // stack is one test's world: its own PostgreSQL, migrated, with sites installed, and

@@ -88,6 +88,7 @@ func (g *events) next() *event {
 
 // answer is what one delivery attempt got back.
 type answer struct {
+	To        string // the base URL the delivery went to
 	Sent, Got time.Time
 	Status    int    // 0: no answer (connection refused or reset, timeout)
 	Outcome   string // the status field of a 2xx body: accepted or duplicate
@@ -141,9 +142,12 @@ func newLedger(url string) *ledger {
 }
 
 // deliver POSTs ev as Thinkific does and records the answer.
-func (l *ledger) deliver(ev *event) answer {
-	a := answer{Sent: time.Now()}
-	status, body, err := thinkificdouble.Post(context.Background(), l.client, l.url+"/webhooks/thinkific",
+func (l *ledger) deliver(ev *event) answer { return l.deliverTo(l.url, ev) }
+
+// deliverTo is deliver to the Stride at url, one of several processes behind one address.
+func (l *ledger) deliverTo(url string, ev *event) answer {
+	a := answer{To: url, Sent: time.Now()}
+	status, body, err := thinkificdouble.Post(context.Background(), l.client, url+"/webhooks/thinkific",
 		ev.Topic, ev.Site.Subdomain, thinkificdouble.Sign(clientSecret, ev.Body), ev.Body)
 	if status == 0 {
 		a.Err = err

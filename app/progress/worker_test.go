@@ -188,7 +188,7 @@ func BenchmarkDrain(b *testing.B) {
 func backlog(t testing.TB, dbURL string) *testkit.Harness {
 	h := testkit.New(t, dbURL)
 	h.School()
-	g := journeys(7, 40, 3)
+	g := testkit.Journeys(7, testkit.PublishedGID, 40, 3)
 	ch := make(chan []byte)
 	var wg sync.WaitGroup
 	for range 16 {
@@ -198,7 +198,7 @@ func backlog(t testing.TB, dbURL string) *testkit.Harness {
 			}
 		})
 	}
-	for _, b := range g.bodies {
+	for _, b := range g.Bodies {
 		ch <- b
 	}
 	close(ch)

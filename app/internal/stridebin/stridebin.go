@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Build compiles ./app/cmd/stride into dir and returns the binary's path.
-func Build(dir string) (string, error) {
+// Root is the repository's top directory, where go.mod is.
+func Root() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %v", err)
@@ -20,9 +20,18 @@ func Build(dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", fmt.Errorf("not inside the module (go env GOMOD says %q)", gomod)
 	}
+	return filepath.Dir(gomod), nil
+}
+
+// Build compiles ./app/cmd/stride into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	root, err := Root()
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "stride")
 	cmd := exec.Command("go", "build", "-o", bin, "./app/cmd/stride")
-	cmd.Dir = filepath.Dir(gomod)
+	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./app/cmd/stride: %v\n%s", err, out)
 	}
