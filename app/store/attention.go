@@ -26,7 +26,7 @@ import (
 const (
 	doneSQL       = `(e.completed_at IS NOT NULL OR e.percent >= 100)`
 	notStartedSQL = `(e.percent = 0 AND e.started_at IS NULL AND NOT e.has_lesson)`
-	idleFromSQL = `CASE WHEN ` + notStartedSQL + ` THEN COALESCE(e.enrolled_at, e.last_activity_at)
+	idleFromSQL   = `CASE WHEN ` + notStartedSQL + ` THEN COALESCE(e.enrolled_at, e.last_activity_at)
 		ELSE COALESCE(e.last_activity_at, e.enrolled_at) END`
 	// statusSQL classifies an enrollment e; @stalled is the site's stalled cut-off.
 	statusSQL = `CASE WHEN ` + doneSQL + ` THEN 'completed' WHEN ` + notStartedSQL + ` THEN 'not started'
