@@ -103,11 +103,10 @@ func journeysOf(siteID, courseID int64, evs []courseEvent, enrolled map[int64]*t
 const courseEventColumns = "id, learner_id, kind, lesson_id, occurred_at, percent_after"
 
 // countCoursePace counts a course's rollups again: all its journeys when full or never
-// counted, else those of learners with events since the last count or whose enrollment date
-// moved since theirs was counted. An event whose transaction commits after one with a
-// higher id was counted is counted with its learner's next event in the course, or by
-// RebuildPace; so is an enrollment date learned after the learner's events (the fingerprint
-// does not see it), at the course's next change.
+// counted, else those of learners with events since the last count (looking back
+// paceLookback ids, for events committed late) or whose enrollment date moved since theirs
+// was counted. An enrollment date learned after the learner's events (the fingerprint does
+// not see it) is counted at the course's next change.
 func (db *DB) countCoursePace(ctx context.Context, siteID, courseID int64, now time.Time, full bool) error {
 	g := db.reader(ctx)
 	fp, maxID, err := db.paceFingerprint(ctx, g, siteID, courseID)
@@ -153,7 +152,7 @@ func (db *DB) countCoursePace(ctx context.Context, siteID, courseID int64, now t
 		}
 		var moved []int64
 		if err := g.Raw("SELECT DISTINCT learner_id FROM learner_events WHERE site_id = ? AND course_id = ? AND id > ? AND id <= ?",
-			siteID, courseID, marks[0], maxID).Scan(&moved).Error; err != nil {
+			siteID, courseID, marks[0]-paceLookback, maxID).Scan(&moved).Error; err != nil {
 			return dbError(err, "pace")
 		}
 		changed = append(changed, moved...)

@@ -57,25 +57,34 @@ func (db *DB) paceState(ctx context.Context, siteID, courseID int64, now time.Ti
 
 // paceFingerprint names the state of what a course's rollups count: its newest learner
 // event (one probe of learner_events_course), its enrollments and those at 100 % (from
-// progress_buckets). An event stored late with an older id is counted at the course's next
-// change; a changed imported percentage alone, at the next rebuild.
+// progress_buckets) and its lesson completions (lesson_stats). An event stored late with an
+// older id changes the counts it is written with, so the course is counted again, and the
+// count looks back paceLookback ids for it; a changed imported percentage alone is counted
+// at the next rebuild.
 func (db *DB) paceFingerprint(ctx context.Context, g *gorm.DB, siteID, courseID int64) (string, int64, error) {
 	var last struct{ ID *int64 }
 	if err := g.Raw("SELECT MAX(id) AS id FROM learner_events WHERE site_id = ? AND course_id = ?", siteID, courseID).
 		Scan(&last).Error; err != nil {
 		return "", 0, dbError(err, "pace")
 	}
-	var counts struct{ Total, Done int64 }
-	if err := g.Raw(`SELECT COALESCE(SUM(enrollments), 0) AS total, COALESCE(SUM(CASE WHEN bucket >= 100 THEN enrollments ELSE 0 END), 0) AS done
-		FROM progress_buckets WHERE site_id = ? AND course_id = ?`, siteID, courseID).Scan(&counts).Error; err != nil {
+	var counts struct{ Total, Done, Lessons int64 }
+	if err := g.Raw(`SELECT COALESCE(SUM(enrollments), 0) AS total, COALESCE(SUM(CASE WHEN bucket >= 100 THEN enrollments ELSE 0 END), 0) AS done,
+			(SELECT COALESCE(SUM(learners), 0) FROM lesson_stats WHERE site_id = ? AND course_id = ?) AS lessons
+		FROM progress_buckets WHERE site_id = ? AND course_id = ?`, siteID, courseID, siteID, courseID).Scan(&counts).Error; err != nil {
 		return "", 0, dbError(err, "pace")
 	}
 	id := int64(0)
 	if last.ID != nil {
 		id = *last.ID
 	}
-	return fmt.Sprintf("%d/%d/%d", id, counts.Total, counts.Done), id, nil
+	return fmt.Sprintf("%d/%d/%d/%d", id, counts.Total, counts.Done, counts.Lessons), id, nil
 }
+
+// paceLookback is how far below the last count's newest event id a count looks for events:
+// learner event ids are taken from one sequence as workers insert them, so an event whose
+// transaction commits after one with a higher id was counted has an id at most the ids
+// other workers took meanwhile below it — a few thousand at Stride's measured rates.
+const paceLookback = 100_000
 
 // RebuildPace counts the pace and cohort rollups of every course of a site again.
 func (db *DB) RebuildPace(ctx context.Context, siteID int64) error {
