@@ -22,6 +22,7 @@ func (s *Server) routes() {
 	e.Use(
 		requestID,
 		s.logRequests(),
+		s.countDeliveries, // before the body limits and Recover: their refusals count too
 		middleware.Recover(),
 		middleware.BodyLimit("1MiB"),
 		s.securityHeaders,
@@ -59,5 +60,8 @@ func (s *Server) routes() {
 	e.POST(unsubscribePath, s.handleUnsubscribe)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
+	if s.cfg.MetricsToken != "" && s.metrics != nil { // otherwise a 404, as for any path
+		e.GET(metricsPath, echo.WrapHandler(MetricsHandler(s.cfg.MetricsToken, s.metrics)))
+	}
 	e.StaticFS("/static", web.Static())
 }
