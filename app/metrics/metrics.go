@@ -82,8 +82,12 @@ type Metrics struct {
 	reconciles      *prometheus.CounterVec
 }
 
-// New makes the series, with the Go runtime's and the process's, on a new registry.
-func New() *Metrics {
+// New makes the series, with the Go runtime's and the process's, on a new registry. dyno
+// names this process when several answer at one address (Heroku's DYNO, like web.1, as
+// Heroku's router sends each scrape to any web dyno): this process's own series then carry
+// it as the label dyno, so that two dynos' counters never read as one that went back. The
+// database's figures (WatchFleet) are the same from every process and carry no such label.
+func New(dyno string) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -138,7 +142,11 @@ func New() *Metrics {
 	for _, r := range []string{Kept, Created, Replaced, Failed, Unreachable} {
 		m.reconciles.WithLabelValues(r)
 	}
-	m.registry.MustRegister(
+	var own prometheus.Registerer = m.registry
+	if dyno != "" {
+		own = prometheus.WrapRegistererWith(prometheus.Labels{"dyno": dyno}, m.registry)
+	}
+	own.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.deliveries, m.deliverySeconds, m.applied, m.failed, m.pairingLag, m.refreshes, m.reconciles,

@@ -224,7 +224,8 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 			}
 		}
 	}
-	if err := w.rematchBatch(tx, append(added, flushed...)); err != nil {
+	halves := append(added, flushed...)
+	if err := w.rematchBatch(tx, halves); err != nil {
 		return rows, err
 	}
 	if err := tx.Write(); err != nil {
@@ -240,7 +241,7 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 	if err := tx.Commit(); err != nil {
 		return rows, err
 	}
-	w.cfg.Metrics.Applied(len(jobs), stepWaits(jobs, w.clock.Now()))
+	w.cfg.Metrics.Applied(len(jobs), stepWaits(jobs, halves, w.clock.Now()))
 	w.cfg.Metrics.EventFailed(metrics.Parked, parked)
 	return rows, nil
 }

@@ -35,6 +35,17 @@ func MetricsHandler(token string, m *metrics.Metrics) http.Handler {
 	})
 }
 
+// handleMetrics serves the process's series to the bearer of METRICS_TOKEN. Without the
+// token set, or without series, there is nothing here: 404. (An unknown path would meet the
+// dashboard's session check first and answer 401, which would invite a retry with a token.)
+func (s *Server) handleMetrics(c echo.Context) error {
+	if s.cfg.MetricsToken == "" || s.metrics == nil {
+		return echo.ErrNotFound
+	}
+	s.serveMetrics.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
 // Context keys through which handleDelivery tells countDeliveries what became of a delivery.
 const (
 	outcomeKey = "stride.delivery.outcome"

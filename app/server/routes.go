@@ -60,8 +60,6 @@ func (s *Server) routes() {
 	e.POST(unsubscribePath, s.handleUnsubscribe)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
-	if s.cfg.MetricsToken != "" && s.metrics != nil { // otherwise a 404, as for any path
-		e.GET(metricsPath, echo.WrapHandler(MetricsHandler(s.cfg.MetricsToken, s.metrics)))
-	}
+	e.GET(metricsPath, s.handleMetrics) // for Prometheus, with METRICS_TOKEN: no session
 	e.StaticFS("/static", web.Static())
 }

@@ -34,6 +34,8 @@ type Server struct {
 	install  *install.Service
 	receiver *ingest.Receiver
 	metrics  *metrics.Metrics // nil: no /metrics, nothing counted
+	// serveMetrics answers /metrics when METRICS_TOKEN is set (see MetricsHandler).
+	serveMetrics http.Handler
 	// wakeImporter tells the importer a person asked for an import; nil when none runs.
 	wakeImporter func()
 	clock        stride.Clock
@@ -74,6 +76,9 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 	s := &Server{
 		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, metrics: d.Metrics, wakeImporter: d.WakeImporter, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
+	}
+	if cfg.MetricsToken != "" && d.Metrics != nil {
+		s.serveMetrics = MetricsHandler(cfg.MetricsToken, d.Metrics)
 	}
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError

@@ -106,7 +106,7 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 	})
 	// One set of series per process; the inbox and import figures are the database's, the
 	// same from any process.
-	m := metrics.New()
+	m := metrics.New(getenv("DYNO"))
 	m.WatchFleet(db)
 	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll,
 		Metrics: m}, clock, log)

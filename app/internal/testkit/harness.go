@@ -134,7 +134,7 @@ func (h *Harness) open(cfg *config.Config) *store.DB {
 func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *ingest.Receiver, *progress.Worker, *metrics.Metrics, *server.Server) {
 	h.T.Helper()
 	log := slog.New(slog.DiscardHandler)
-	m := metrics.New()
+	m := metrics.New("")
 	m.WatchFleet(db)
 	inst := h.newInstall(cfg, db, m)
 	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll,
