@@ -54,6 +54,8 @@ type Config struct {
 	SMTP *SMTP
 	// MailFrom is the digest's From address; "" when mail is not set up.
 	MailFrom string
+	// MetricsToken is the bearer token that opens /metrics; "" turns /metrics off.
+	MetricsToken string
 }
 
 // Need says which settings a command cannot run without.
@@ -162,6 +164,11 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 
 	c.SMTP, c.MailFrom = mailSettings(get("SMTP_URL", ""), get("MAIL_FROM", ""), bad)
 
+	c.MetricsToken = get("METRICS_TOKEN", "")
+	if n := len(c.MetricsToken); n > 0 && n < minMetricsToken {
+		bad("METRICS_TOKEN must be at least %d characters (e.g. `openssl rand -hex 32`), got %d", minMetricsToken, n)
+	}
+
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		bad("LOG_LEVEL must be debug, info, warn or error, got %q", getenv("LOG_LEVEL"))
 	}
@@ -186,6 +193,9 @@ func Load(getenv func(string) string, need Need) (*Config, error) {
 	}
 	return c, nil
 }
+
+// minMetricsToken is the shortest METRICS_TOKEN taken: /metrics is on the public URL.
+const minMetricsToken = 16
 
 // RedirectURI is the OAuth redirect URI registered in the Partner Portal.
 func (c *Config) RedirectURI() string { return c.AppURL.String() + "/oauth/callback" }

@@ -91,6 +91,7 @@ func TestLoadProblems(t *testing.T) {
 		{"api budget not a number", map[string]string{"THINKIFIC_API_REQUESTS_PER_MINUTE": "lots"}, "THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1"},
 		{"api budget fractional", map[string]string{"THINKIFIC_API_REQUESTS_PER_MINUTE": "1.5"}, "THINKIFIC_API_REQUESTS_PER_MINUTE must be a whole number of at least 1"},
 		{"retention not a duration", map[string]string{"DELIVERY_RETENTION": "a month"}, "DELIVERY_RETENTION must be a duration"},
+		{"short metrics token", map[string]string{"METRICS_TOKEN": "fifteen-chars!!"}, "METRICS_TOKEN must be at least 16 characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,6 +133,20 @@ func TestPreviousSecretKeys(t *testing.T) {
 	}
 	if c.APIRequestsPerMinute != 120 {
 		t.Errorf("THINKIFIC_API_REQUESTS_PER_MINUTE default %d, want 120", c.APIRequestsPerMinute)
+	}
+}
+
+// METRICS_TOKEN is optional: unset, /metrics is off; set, it is kept as given, trimmed.
+func TestMetricsToken(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{{"", ""}, {"  0123456789abcdef ", "0123456789abcdef"}} {
+		c, err := Load(env(map[string]string{"THINKIFIC_CLIENT_ID": "id", "THINKIFIC_CLIENT_SECRET": "secret", "SECRET_KEY": goodKey,
+			"METRICS_TOKEN": tc.set}), NeedAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.MetricsToken != tc.want {
+			t.Errorf("METRICS_TOKEN %q read as %q, want %q", tc.set, c.MetricsToken, tc.want)
+		}
 	}
 }
 

@@ -86,7 +86,8 @@ type Result struct {
 // (tenant_global_id); the unsigned X-Thinkific-Subdomain header is used only when the body
 // names none. A signed delivery that names no installed site is held, not dropped. Errors:
 // EUNAUTHORIZED for a bad signature, EINVALID when neither the body nor the header names a
-// site, EUNAVAILABLE when the delivery cannot be stored in time.
+// site, EUNAVAILABLE when the delivery cannot be stored in time. With an error, the Result
+// holds the event of a signed delivery, when it is readable, and nothing else.
 //
 // An accepted app.uninstalled is applied before Receive returns: the site is locked out at
 // once, not when a worker gets to it (the worker's apply is a no-op then). Should that
@@ -144,7 +145,7 @@ func (r *Receiver) receive(ctx context.Context, subdomain, signature string, bod
 	site, routeKey, why, err := r.route(ctx, subdomain, ev)
 	if err != nil {
 		r.Stats.Unavailable.Add(1)
-		return Result{}, err
+		return Result{Event: ev}, err
 	}
 	if site == nil {
 		return r.hold(ctx, d, ev, routeKey, why)
@@ -152,13 +153,13 @@ func (r *Receiver) receive(ctx context.Context, subdomain, signature string, bod
 	d.SiteID = site.ID
 	if d.Status == store.StatusAccepted {
 		if err := r.waitForLesson(ctx, site, ev); err != nil {
-			return Result{}, err
+			return Result{Event: ev}, err
 		}
 	}
 	isNew, err := r.commit.submit(ctx, d)
 	if err != nil {
 		r.Stats.Unavailable.Add(1)
-		return Result{}, err
+		return Result{Event: ev}, err
 	}
 	res := Result{Site: site, Event: ev, EventID: d.EventID}
 	switch {
@@ -219,7 +220,7 @@ func (r *Receiver) hold(ctx context.Context, d store.Delivery, ev *events.Envelo
 		Status: d.Status, Reason: why, ReceivedAt: d.ReceivedAt})
 	if err != nil {
 		r.Stats.Unavailable.Add(1)
-		return Result{}, err
+		return Result{Event: ev}, err
 	}
 	if !isNew {
 		r.Stats.Duplicate.Add(1)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkific"
@@ -48,6 +49,8 @@ type Config struct {
 	// Installed, when set, is told of each install once it is saved (its import is queued
 	// with it): the importer's Wake.
 	Installed func()
+	// Metrics counts token refreshes and reconciled webhooks; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Service runs installs and keeps sites' webhooks registered.
@@ -69,7 +72,7 @@ type Service struct {
 func New(db *store.DB, api *thinkific.Client, cfg Config, clock stride.Clock, log *slog.Logger) *Service {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	return &Service{db: db, api: api, cfg: cfg, clock: clock, log: log,
-		tokens:  &tokenKeeper{db: db, api: api, clock: clock, log: log},
+		tokens:  &tokenKeeper{db: db, api: api, clock: clock, log: log, metrics: cfg.Metrics},
 		workCtx: workCtx, stopWork: stopWork}
 }
 

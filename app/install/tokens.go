@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkific"
@@ -34,6 +35,8 @@ type tokenKeeper struct {
 	clock  stride.Clock
 	log    *slog.Logger
 	flight singleflight.Group
+
+	metrics *metrics.Metrics
 }
 
 // siteTokens is a thinkific.TokenSource for one site.
@@ -114,6 +117,7 @@ func (k *tokenKeeper) refresh(ctx context.Context, site *stride.Site, stale stri
 	if err != nil {
 		k.release(ctx, site, until)
 		if stride.ErrorCode(err) == stride.EUNAUTHORIZED {
+			k.metrics.TokenRefresh(metrics.Refused)
 			// invalid_grant: the refresh token is dead and only an admin installing again
 			// gives Stride access to the site.
 			k.log.Error("site needs reconnecting: Thinkific refused its refresh token", "site", site.ID, "subdomain", site.Subdomain)
@@ -121,15 +125,18 @@ func (k *tokenKeeper) refresh(ctx context.Context, site *stride.Site, stale stri
 				k.log.Error("marking site for reconnection", "site", site.ID, "err", err)
 			}
 		} else {
+			k.metrics.TokenRefresh(metrics.Failed)
 			k.log.Warn("token refresh failed", "site", site.ID, "err", err)
 		}
 		return "", err
 	}
 	saved, err := k.db.SaveRefreshedTokens(ctx, site.ID, until, g.Tokens)
 	if err != nil {
+		k.metrics.TokenRefresh(metrics.Failed)
 		k.log.Error("refreshed tokens not saved: the site may need reconnecting", "site", site.ID, "err", err)
 		return "", err
 	}
+	k.metrics.TokenRefresh(metrics.Refreshed)
 	k.log.Info("tokens refreshed", "site", site.ID, "expires", saved.Expiry)
 	return saved.Access, nil
 }

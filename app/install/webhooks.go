@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/stride"
 	"github.com/strideapp/stride/app/thinkific"
 )
@@ -23,6 +24,7 @@ type Report struct {
 func (s *Service) Reconcile(ctx context.Context, site *stride.Site) (Report, error) {
 	hooks, err := s.api.ListWebhooks(ctx, s.tokens.source(site))
 	if err != nil {
+		s.cfg.Metrics.Reconciled(metrics.Unreachable, 1)
 		return Report{}, err
 	}
 	return s.reconcile(ctx, site, s.tokens.source(site), hooks)
@@ -31,7 +33,8 @@ func (s *Service) Reconcile(ctx context.Context, site *stride.Site) (Report, err
 // reconcile goes through every topic even when one fails, so one refused or failed create
 // costs that topic only. Only a token Thinkific no longer accepts stops it: nothing else
 // could succeed either.
-func (s *Service) reconcile(ctx context.Context, site *stride.Site, auth thinkific.TokenSource, hooks []thinkific.Webhook) (Report, error) {
+func (s *Service) reconcile(ctx context.Context, site *stride.Site, auth thinkific.TokenSource, hooks []thinkific.Webhook) (rep Report, err error) {
+	defer func() { s.count(rep) }()
 	recorded, err := s.db.Webhooks(ctx, site.ID)
 	if err != nil {
 		return Report{}, err
@@ -49,7 +52,7 @@ func (s *Service) reconcile(ctx context.Context, site *stride.Site, auth thinkif
 		return w.TargetURL == s.cfg.WebhookURL || ours[w.ID] || slices.Contains(s.cfg.PreviousWebhookURLs, w.TargetURL)
 	}
 
-	rep := Report{Failed: map[string]string{}, Refused: true}
+	rep = Report{Failed: map[string]string{}, Refused: true}
 	for _, topic := range stride.WebhookTopics {
 		var mine []thinkific.Webhook
 		for _, w := range hooks {
@@ -72,6 +75,15 @@ func (s *Service) reconcile(ctx context.Context, site *stride.Site, auth thinkif
 		}
 	}
 	return rep, nil
+}
+
+// count records what a reconcile did, topic by topic.
+func (s *Service) count(rep Report) {
+	m := s.cfg.Metrics
+	m.Reconciled(metrics.Kept, len(rep.Kept))
+	m.Reconciled(metrics.Created, len(rep.Created))
+	m.Reconciled(metrics.Replaced, len(rep.Replaced))
+	m.Reconciled(metrics.Failed, len(rep.Failed))
 }
 
 // ensure gives topic its one active webhook at WebhookURL, mine being Stride's webhooks of

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/strideapp/stride/app/events"
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
 )
@@ -24,6 +25,9 @@ type Config struct {
 	Grace     time.Duration // how long an uninstalled site's data is kept
 	Retention time.Duration // how long the delivery log is kept
 	Poll      time.Duration // how often Run looks for work without a wake-up; see DefaultPoll
+
+	// Metrics counts what it applied and how long events waited; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultPoll is how often a worker looks for work when nothing wakes it: a worker dyno has
@@ -188,6 +192,7 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 	if err != nil {
 		return rows, err
 	}
+	parked := len(rows) - len(jobs) // unreadable: parked with the batch
 	// By event time, each step finds the one it moved from already applied: only an event
 	// older than what earlier batches stored needs its neighbours looked up.
 	slices.SortStableFunc(jobs, func(a, b *job) int { return a.ev.CreatedAt.Compare(b.ev.CreatedAt) })
@@ -219,7 +224,8 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 			}
 		}
 	}
-	if err := w.rematchBatch(tx, append(added, flushed...)); err != nil {
+	halves := append(added, flushed...)
+	if err := w.rematchBatch(tx, halves); err != nil {
 		return rows, err
 	}
 	if err := tx.Write(); err != nil {
@@ -232,7 +238,12 @@ func (w *Worker) applyBatch(ctx context.Context, m mode) ([]store.InboxRow, erro
 	if err := tx.MarkProcessed(ids); err != nil {
 		return rows, err
 	}
-	return rows, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return rows, err
+	}
+	w.cfg.Metrics.Applied(len(jobs), stepWaits(jobs, halves, w.clock.Now()))
+	w.cfg.Metrics.EventFailed(metrics.Parked, parked)
+	return rows, nil
 }
 
 // drainAlone applies up to n due events, each in its own transaction, and marks each one
@@ -259,9 +270,11 @@ func (w *Worker) drainAlone(ctx context.Context, n int) (int, error) {
 		if store.Refused(err) || row.Attempts+1 >= maxAttempts {
 			w.log.Warn("event failed", "site", row.SiteID, "event", row.EventID, "topic", row.Topic, "attempts", row.Attempts+1, "err", err)
 			err = w.db.MarkFailed(ctx, row, err)
+			w.cfg.Metrics.EventFailed(metrics.Parked, 1)
 		} else {
 			w.log.Info("event will be retried", "site", row.SiteID, "event", row.EventID, "attempt", row.Attempts+1, "err", err)
 			err = w.db.MarkRetry(ctx, row, err, w.clock.Now().Add(backoff(row.Attempts)))
+			w.cfg.Metrics.EventFailed(metrics.Retry, 1)
 		}
 		if err != nil {
 			return done, err

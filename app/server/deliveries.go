@@ -18,6 +18,7 @@ func (s *Server) handleDelivery(c echo.Context) error {
 	}
 	h := c.Request().Header
 	res, err := s.receiver.Receive(c.Request().Context(), h.Get("X-Thinkific-Subdomain"), h.Get("X-Thinkific-Hmac-Sha256"), body)
+	noteDelivery(c, res)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func (s *Server) routes() {
 	e.Use(
 		requestID,
 		s.logRequests(),
+		s.countDeliveries, // before the body limits and Recover: their refusals count too
 		middleware.Recover(),
 		middleware.BodyLimit("1MiB"),
 		s.securityHeaders,
@@ -59,5 +60,6 @@ func (s *Server) routes() {
 	e.POST(unsubscribePath, s.handleUnsubscribe)
 
 	e.GET("/healthz", s.handleHealth, deadline(2*time.Second))
+	e.GET(metricsPath, s.handleMetrics) // for Prometheus, with METRICS_TOKEN: no session
 	e.StaticFS("/static", web.Static())
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/strideapp/stride/app/config"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/store"
 	"github.com/strideapp/stride/app/stride"
@@ -32,6 +33,9 @@ type Server struct {
 	db       *store.DB
 	install  *install.Service
 	receiver *ingest.Receiver
+	metrics  *metrics.Metrics // nil: no /metrics, nothing counted
+	// serveMetrics answers /metrics when METRICS_TOKEN is set (see MetricsHandler).
+	serveMetrics http.Handler
 	// wakeImporter tells the importer a person asked for an import; nil when none runs.
 	wakeImporter func()
 	clock        stride.Clock
@@ -46,6 +50,9 @@ type Deps struct {
 	DB       *store.DB
 	Install  *install.Service
 	Receiver *ingest.Receiver
+	// Metrics are the process's series; with METRICS_TOKEN set they are served at /metrics.
+	// Nil: nothing is counted or served.
+	Metrics *metrics.Metrics
 	// WakeImporter tells the importer a person asked for an import (the importer's Wake).
 	WakeImporter func()
 	Clock        stride.Clock
@@ -67,8 +74,11 @@ func New(cfg *config.Config, d Deps) (*Server, error) {
 		c.(*securecookie.SecureCookie).MaxAge(int(sessionTTL / time.Second))
 	}
 	s := &Server{
-		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, wakeImporter: d.WakeImporter, clock: d.Clock, log: d.Log,
+		echo: echo.New(), cfg: cfg, db: d.DB, install: d.Install, receiver: d.Receiver, metrics: d.Metrics, wakeImporter: d.WakeImporter, clock: d.Clock, log: d.Log,
 		pages: pages, cookies: cookies, secure: cfg.AppURL.Scheme == "https",
+	}
+	if cfg.MetricsToken != "" && d.Metrics != nil {
+		s.serveMetrics = MetricsHandler(cfg.MetricsToken, d.Metrics)
 	}
 	s.echo.HideBanner, s.echo.HidePort = true, true
 	s.echo.HTTPErrorHandler = s.handleError

@@ -22,6 +22,7 @@ import (
 	"github.com/strideapp/stride/app/importer"
 	"github.com/strideapp/stride/app/ingest"
 	"github.com/strideapp/stride/app/install"
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/server"
@@ -79,6 +80,7 @@ type app struct {
 	receiver *ingest.Receiver
 	importer *importer.Importer
 	digest   *digest.Runner
+	metrics  *metrics.Metrics
 }
 
 func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*app, error) {
@@ -102,14 +104,19 @@ func start(ctx context.Context, getenv func(string) string, stdout io.Writer) (*
 		Limiter:      db.APIBudget(cfg.APIRequestsPerMinute),
 		RetryWaitMin: thinkific.DefaultRetryWaitMin, RetryWaitMax: thinkific.DefaultRetryWaitMax,
 	})
-	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, clock, log)
+	// One set of series per process; the inbox and import figures are the database's, the
+	// same from any process.
+	m := metrics.New(getenv("DYNO"))
+	m.WatchFleet(db)
+	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll,
+		Metrics: m}, clock, log)
 	var imp *importer.Importer
 	inst := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval,
-		Installed: func() { imp.Wake() }}, clock, log)
+		Installed: func() { imp.Wake() }, Metrics: m}, clock, log)
 	imp = importer.New(db, api, inst.Tokens, worker, clock, log)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, clock, log, worker.Wake)
 	return &app{cfg: cfg, log: log, db: db, install: inst, worker: worker, receiver: receiver, importer: imp,
-		digest: digest.New(db, cfg, clock, log)}, nil
+		digest: digest.New(db, cfg, clock, log), metrics: m}, nil
 }
 
 // openDB opens the database; SQLite is migrated on the spot, PostgreSQL must already be
@@ -157,7 +164,8 @@ func serve(ctx context.Context, _ []string, getenv func(string) string, stdout i
 // serve answers HTTP on l, with the background work beside it, until ctx ends; ready (may
 // be nil) is called once requests are being taken.
 func (a *app) Serve(ctx context.Context, l net.Listener, ready func()) error {
-	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, WakeImporter: a.importer.Wake, Clock: stride.SystemClock{}, Log: a.log})
+	srv, err := server.New(a.cfg, server.Deps{DB: a.db, Install: a.install, Receiver: a.receiver, Metrics: a.metrics, WakeImporter: a.importer.Wake,
+		Clock: stride.SystemClock{}, Log: a.log})
 	if err != nil {
 		return err
 	}
@@ -192,11 +200,41 @@ func worker(ctx context.Context, _ []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer a.db.Close()
+	stopMetrics, err := a.serveWorkerMetrics(getenv("PORT"))
+	if err != nil {
+		return err
+	}
 	a.log.Info("stride worker running", "database", dbKind(a.db))
 	wait := a.background(ctx)
 	<-ctx.Done()
+	stopMetrics()
 	wait()
 	return nil
+}
+
+// serveWorkerMetrics serves /metrics, and nothing else, on port when both it and
+// METRICS_TOKEN are set. A worker has no web server otherwise, and its counters (events
+// applied, token refreshes, the webhook sweep) are its own. Heroku gives only web dynos a
+// PORT, and routes nothing to a worker dyno: there a worker serves nothing, and the web
+// dynos' /metrics carries the inbox and import figures for every process.
+func (a *app) serveWorkerMetrics(port string) (stop func(), err error) {
+	if port == "" || a.cfg.MetricsToken == "" {
+		return func() {}, nil
+	}
+	l, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", server.MetricsHandler(a.cfg.MetricsToken, a.metrics))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go srv.Serve(l)
+	a.log.Info("stride worker serving /metrics", "addr", l.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
 }
 
 func migrate(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/strideapp/stride/app/install"
 	"github.com/strideapp/stride/app/internal/testclock"
 	"github.com/strideapp/stride/app/internal/testdb"
+	"github.com/strideapp/stride/app/metrics"
 	"github.com/strideapp/stride/app/progress"
 	"github.com/strideapp/stride/app/secret"
 	"github.com/strideapp/stride/app/server"
@@ -43,6 +44,7 @@ type Harness struct {
 	Receiver *ingest.Receiver
 	Worker   *progress.Worker
 	Importer *importer.Importer
+	Metrics  *metrics.Metrics // served at /metrics when the environment sets METRICS_TOKEN
 	Clock    *testclock.Clock
 	URL      string
 }
@@ -78,7 +80,7 @@ func New(t testing.TB, dbURL string, opts ...Option) *Harness {
 		t.Fatal(err)
 	}
 	var srv *server.Server
-	h.Install, h.Receiver, h.Worker, srv = h.build(h.Cfg, h.DB)
+	h.Install, h.Receiver, h.Worker, h.Metrics, srv = h.build(h.Cfg, h.DB)
 	h.Importer = importer.New(h.DB, h.apiClient(h.Cfg, h.DB), h.Install.Tokens, h.Worker, h.Clock, slog.New(slog.DiscardHandler))
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
@@ -129,11 +131,14 @@ func (h *Harness) open(cfg *config.Config) *store.DB {
 }
 
 // build wires one Stride process's services on db, as the serve command does.
-func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *ingest.Receiver, *progress.Worker, *server.Server) {
+func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *ingest.Receiver, *progress.Worker, *metrics.Metrics, *server.Server) {
 	h.T.Helper()
 	log := slog.New(slog.DiscardHandler)
-	inst := h.newInstall(cfg, db)
-	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll}, h.Clock, log)
+	m := metrics.New("")
+	m.WatchFleet(db)
+	inst := h.newInstall(cfg, db, m)
+	worker := progress.New(db, progress.Config{Window: cfg.PairingWindow, Grace: cfg.UninstallGrace, Retention: cfg.Retention, Poll: progress.DefaultPoll,
+		Metrics: m}, h.Clock, log)
 	receiver := ingest.New(db, ingest.Config{Secrets: cfg.Secrets(), WaitForLesson: cfg.WaitForLesson, Window: cfg.PairingWindow, Grace: cfg.UninstallGrace}, h.Clock, log, nil)
 	// A Re-import wakes the harness's importer, which tests drain when they choose.
 	wake := func() {
@@ -141,11 +146,11 @@ func (h *Harness) build(cfg *config.Config, db *store.DB) (*install.Service, *in
 			h.Importer.Wake()
 		}
 	}
-	srv, err := server.New(cfg, server.Deps{DB: db, Install: inst, Receiver: receiver, WakeImporter: wake, Clock: h.Clock, Log: log})
+	srv, err := server.New(cfg, server.Deps{DB: db, Install: inst, Receiver: receiver, Metrics: m, WakeImporter: wake, Clock: h.Clock, Log: log})
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	return inst, receiver, worker, srv
+	return inst, receiver, worker, m, srv
 }
 
 // apiClient is a Thinkific client of cfg's, counting its requests in db's budget.
@@ -157,9 +162,10 @@ func (h *Harness) apiClient(cfg *config.Config, db *store.DB) *thinkific.Client 
 	})
 }
 
-func (h *Harness) newInstall(cfg *config.Config, db *store.DB) *install.Service {
+func (h *Harness) newInstall(cfg *config.Config, db *store.DB, m *metrics.Metrics) *install.Service {
 	api := h.apiClient(cfg, db)
-	svc := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval}, h.Clock, slog.New(slog.DiscardHandler))
+	svc := install.New(db, api, install.Config{WebhookURL: cfg.WebhookURL(), PreviousWebhookURLs: cfg.PreviousWebhookURLs(), SweepInterval: cfg.SweepInterval,
+		Metrics: m}, h.Clock, slog.New(slog.DiscardHandler))
 	h.T.Cleanup(func() { svc.Drain(context.Background()) }) // before the database closes
 	return svc
 }
@@ -167,7 +173,7 @@ func (h *Harness) newInstall(cfg *config.Config, db *store.DB) *install.Service 
 // SecondInstall is an install service on its own connection pool to h's database: beside
 // h.Install it behaves as another process.
 func (h *Harness) SecondInstall() *install.Service {
-	return h.newInstall(h.Cfg, h.open(h.Cfg))
+	return h.newInstall(h.Cfg, h.open(h.Cfg), nil)
 }
 
 // Process is another Stride process on the harness's database and double.
@@ -184,7 +190,7 @@ func (h *Harness) StartProcess(env map[string]string) *Process {
 	ts := httptest.NewUnstartedServer(nil)
 	cfg := h.load(baseEnv(ts, h.Cfg.DatabaseURL, h.Cfg.DataDir, h.Cfg.SiteURL, h.Cfg.APIURL), env)
 	db := h.open(cfg)
-	_, _, worker, srv := h.build(cfg, db)
+	_, _, worker, _, srv := h.build(cfg, db)
 	ts.Config.Handler = srv.Handler()
 	ts.Start()
 	h.T.Cleanup(ts.Close)
