@@ -125,7 +125,7 @@ func runGrowth(ctx context.Context, o growthOptions, getenv func(string) string,
 	}
 
 	l := newLoad(env["APP_URL"], env["THINKIFIC_CLIENT_SECRET"], sites, o.concurrency)
-	m := newMix(l, o.courses)
+	m := newMix(l, o.courses, journeysAtOnce)
 	start := time.Now()
 	sent, bodyBytes, errs := m.send(ctx, o, stdout)
 	if ctx.Err() != nil {
@@ -247,17 +247,17 @@ type journey struct {
 	begun           bool
 }
 
-// journeysAtOnce is how many learners of a site are under way at once.
+// journeysAtOnce is how many learners of a site are under way at once in the bench.
 const journeysAtOnce = 400
 
-func newMix(l *load, courses int) *mix {
+func newMix(l *load, courses, atOnce int) *mix {
 	m := &mix{l: l}
 	for i := range l.sites {
 		s := &siteMix{site: &l.sites[i], enrolled: map[int64]bool{}, rng: rand.New(rand.NewPCG(uint64(i), 42))}
 		for range courses {
 			s.lessons = append(s.lessons, 20+s.rng.IntN(41))
 		}
-		for range journeysAtOnce {
+		for range atOnce {
 			s.active = append(s.active, m.begin(s))
 		}
 		m.sites = append(m.sites, s)
