@@ -33,7 +33,7 @@ func (db *DB) TableSizes(ctx context.Context) ([]TableSize, error) {
 		err = g.Raw(`SELECT name AS "table" FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'goose_db_version'`).
 			Scan(&sizes).Error
 		if err == nil {
-			err = sqliteSizes(db, ctx, sizes)
+			err = db.sqliteSizes(ctx, sizes)
 		}
 	}
 	if err != nil {
@@ -53,7 +53,7 @@ func (db *DB) TableSizes(ctx context.Context) ([]TableSize, error) {
 
 // sqliteSizes fills in the bytes of each table and of its indexes from dbstat, when this
 // SQLite has it.
-func sqliteSizes(db *DB, ctx context.Context, sizes []TableSize) error {
+func (db *DB) sqliteSizes(ctx context.Context, sizes []TableSize) error {
 	var pages []struct {
 		Table string
 		Index bool
