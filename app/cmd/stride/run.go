@@ -46,6 +46,8 @@ var commands = map[string]struct {
 	"bench":       {"measure the webhook path against a scratch PostgreSQL (DATABASE_URL)", bench.Run},
 	"bench-pages": {"seed a scratch PostgreSQL with many sites and time the dashboard pages", benchPages},
 	"digest":      {"send one site's weekly digest now: --subdomain S [--to ADDRESS]", sendDigest},
+
+	"bench-growth": {"send learners' events through the worker into a scratch PostgreSQL and print table sizes per event", bench.RunGrowth},
 }
 
 func usage() string {
