@@ -82,9 +82,11 @@ func (db *DB) paceFingerprint(ctx context.Context, g *gorm.DB, siteID, courseID 
 
 // paceLookback is how far below the last count's newest event id a count looks for events:
 // learner event ids are taken from one sequence as workers insert them, so an event whose
-// transaction commits after one with a higher id was counted has an id at most the ids
-// other workers took meanwhile below it — a few thousand at Stride's measured rates.
-const paceLookback = 100_000
+// transaction commits after one with a higher id was counted lies below it by at most the
+// ids other batches took while its own was open — a batch holds at most 500 events, so
+// 10,000 covers twenty batches open at once. Every count re-reads the journeys of the
+// learners with events in that range, so it is kept no larger.
+const paceLookback = 10_000
 
 // RebuildPace counts the pace and cohort rollups of every course of a site again.
 func (db *DB) RebuildPace(ctx context.Context, siteID int64) error {
