@@ -443,7 +443,7 @@ func TestNeedsAttention(t *testing.T) {
 	})
 }
 
-var attentionRow = regexp.MustCompile(`(?s)<tr>\s*<td data-email="([^"]*)">.*?</td>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td class="num">(\d*)</td></tr>`)
+var attentionRow = regexp.MustCompile(`(?s)<tr>\s*<td data-email="([^"]*)">.*?</td>\s*<td[^>]*>.*?</td>\s*<td[^>]*>.*?</td>\s*<td[^>]*>(.*?)</td>\s*<td[^>]*>(.*?)</td>\s*<td class="num"[^>]*>(\d*)</td></tr>`)
 
 func cmpFloat(a, b float64) int {
 	switch {
