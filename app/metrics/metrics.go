@@ -39,11 +39,9 @@ var outcomes = []string{Stored, Duplicate, Quarantined, Test, Held, BadSignature
 // is unknown): only known topics become label values.
 const OtherTopic = "other"
 
-var topics = []string{
-	stride.TopicEnrollmentCreated, stride.TopicEnrollmentProgress, stride.TopicEnrollmentCompleted,
-	stride.TopicEnrollmentTrial, stride.TopicLessonCompleted, stride.TopicAppUninstalled,
-	stride.TopicCourseCreated, stride.TopicCourseUpdated, stride.TopicCourseDeleted, OtherTopic,
-}
+// topics are the label values of a delivery's topic: those Stride registers, the trial
+// enrollments it applies too, and OtherTopic.
+var topics = append(slices.Clone(stride.WebhookTopics), stride.TopicEnrollmentTrial, OtherTopic)
 
 // Topic is t as a label value: itself when Stride knows it, OtherTopic otherwise.
 func Topic(t string) string {

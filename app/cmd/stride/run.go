@@ -202,7 +202,7 @@ func worker(ctx context.Context, _ []string, getenv func(string) string, stdout 
 		return err
 	}
 	defer a.db.Close()
-	stopMetrics, err := a.serveWorkerMetrics(getenv("PORT"))
+	stopMetrics, err := a.serveWorkerMetrics(getenv("PORT") != "")
 	if err != nil {
 		return err
 	}
@@ -214,13 +214,13 @@ func worker(ctx context.Context, _ []string, getenv func(string) string, stdout 
 	return nil
 }
 
-// serveWorkerMetrics serves /metrics, and nothing else, on port when both it and
-// METRICS_TOKEN are set. A worker has no web server otherwise, and its counters (events
+// serveWorkerMetrics serves /metrics, and nothing else, on PORT when both PORT (portSet)
+// and METRICS_TOKEN are set. A worker has no web server otherwise, and its counters (events
 // applied, token refreshes, the webhook sweep) are its own. Heroku gives only web dynos a
 // PORT, and routes nothing to a worker dyno: there a worker serves nothing, and the web
 // dynos' /metrics carries the inbox and import figures for every process.
-func (a *app) serveWorkerMetrics(port string) (stop func(), err error) {
-	if port == "" || a.cfg.MetricsToken == "" {
+func (a *app) serveWorkerMetrics(portSet bool) (stop func(), err error) {
+	if !portSet || a.cfg.MetricsToken == "" {
 		return func() {}, nil
 	}
 	l, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
